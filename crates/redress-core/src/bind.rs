@@ -1,0 +1,245 @@
+//! A call site's settings, fixed once and reused: [`Bound`].
+
+use core::time::Duration;
+
+use crate::backoff::BackoffContext;
+use crate::engine::{Action, Execution};
+use crate::event::{Event, LogFields, Tags};
+use crate::hooks::{
+    AbortIf, AttemptEnd, AttemptStart, BeforeSleep, DecideSleep, Hooks, OnAttemptEnd,
+    OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
+};
+use crate::policy::Policy;
+use crate::rng::FastRng;
+use crate::sleep::Custom;
+
+/// A policy bound to one call site: its operation name, hooks, sleeper,
+/// clock and seed, reused for every call made through it (the reference's
+/// `policy.context(...)`).
+///
+/// Each `on_*` method adds a hook; they compose without allocation. The
+/// runners add `call` and `execute` to it.
+///
+/// ```
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use redress_core::{backoff::constant, EventKind, Policy};
+///
+/// let retries = AtomicU32::new(0);
+/// let policy = Policy::builder().strategy(constant(core::time::Duration::ZERO)).build()?;
+/// let fetch_user = policy
+///     .bind()
+///     .operation("fetch_user")
+///     .on_event(|e| {
+///         if e.kind == EventKind::Retry {
+///             retries.fetch_add(1, Ordering::Relaxed);
+///         }
+///     });
+/// assert_eq!(fetch_user.operation_name(), Some("fetch_user"));
+/// # Ok::<(), redress_core::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a bound handle does nothing until a runner calls through it"]
+pub struct Bound<'a, C, R, H = (), S = (), K = ()> {
+    policy: &'a Policy<C, R>,
+    operation: Option<&'a str>,
+    hooks: H,
+    sleeper: S,
+    clock: K,
+    seed: Option<u64>,
+    capture_timeline: bool,
+}
+
+impl<C, R> Policy<C, R> {
+    /// A handle for one call site with no hooks, the runner's sleeper and
+    /// clock, and fresh randomness per call.
+    pub fn bind(&self) -> Bound<'_, C, R> {
+        Bound {
+            policy: self,
+            operation: None,
+            hooks: (),
+            sleeper: (),
+            clock: (),
+            seed: None,
+            capture_timeline: false,
+        }
+    }
+
+    /// Shorthand for `bind().operation(name)`.
+    pub fn operation<'a>(&'a self, name: &'a str) -> Bound<'a, C, R> {
+        self.bind().operation(name)
+    }
+}
+
+impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
+    /// Names the call site; the name is the `operation` tag of every event.
+    /// Keep it low-cardinality (one name per call site).
+    pub fn operation(mut self, name: &'a str) -> Self {
+        self.operation = Some(name);
+        self
+    }
+
+    /// Adds any [`Hooks`] implementation.
+    pub fn hooks<H2: Hooks>(self, hooks: H2) -> Bound<'a, C, R, (H, H2), S, K> {
+        Bound {
+            policy: self.policy,
+            operation: self.operation,
+            hooks: (self.hooks, hooks),
+            sleeper: self.sleeper,
+            clock: self.clock,
+            seed: self.seed,
+            capture_timeline: self.capture_timeline,
+        }
+    }
+
+    /// Calls `f` with every event.
+    pub fn on_event<F: Fn(&Event<'_>)>(self, f: F) -> Bound<'a, C, R, (H, OnEvent<F>), S, K> {
+        self.hooks(OnEvent(f))
+    }
+
+    /// The reference's metric hook: `f(event, attempt, delay, &tags)`.
+    pub fn on_metric<F: Fn(&str, u32, Duration, &Tags<'_>)>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, OnMetric<F>), S, K> {
+        self.hooks(OnMetric(f))
+    }
+
+    /// The reference's log hook: `f(event, &fields)`.
+    pub fn on_log<F: Fn(&str, &LogFields<'_, '_>)>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, OnLog<F>), S, K> {
+        self.hooks(OnLog(f))
+    }
+
+    /// Calls `f` before each attempt.
+    pub fn on_attempt_start<F: Fn(&AttemptStart<'_>)>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, OnAttemptStart<F>), S, K> {
+        self.hooks(OnAttemptStart(f))
+    }
+
+    /// Calls `f` when each attempt's fate is decided.
+    pub fn on_attempt_end<F: Fn(&AttemptEnd<'_>)>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, OnAttemptEnd<F>), S, K> {
+        self.hooks(OnAttemptEnd(f))
+    }
+
+    /// Stops the call with `ABORTED` when `f` returns `true` (checked before
+    /// each attempt, after each failure and after each retry decision).
+    pub fn abort_if<F: Fn() -> bool>(self, f: F) -> Bound<'a, C, R, (H, AbortIf<F>), S, K> {
+        self.hooks(AbortIf(f))
+    }
+
+    /// Decides, for each retry, whether to sleep, defer the retry to the
+    /// caller, or abort.
+    pub fn sleep_decision<F: Fn(&BackoffContext<'_>, Duration) -> SleepDecision>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, DecideSleep<F>), S, K> {
+        self.hooks(DecideSleep(f))
+    }
+
+    /// Calls `f` just before each sleep.
+    pub fn before_sleep<F: Fn(&BackoffContext<'_>, Duration)>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, BeforeSleep<F>), S, K> {
+        self.hooks(BeforeSleep(f))
+    }
+
+    /// Sleeps with `sleeper` instead of the runner's own.
+    pub fn sleeper<S2>(self, sleeper: S2) -> Bound<'a, C, R, H, Custom<S2>, K> {
+        Bound {
+            policy: self.policy,
+            operation: self.operation,
+            hooks: self.hooks,
+            sleeper: Custom(sleeper),
+            clock: self.clock,
+            seed: self.seed,
+            capture_timeline: self.capture_timeline,
+        }
+    }
+
+    /// Reads time from `clock` instead of the runner's own.
+    pub fn clock<K2>(self, clock: K2) -> Bound<'a, C, R, H, S, Custom<K2>> {
+        Bound {
+            policy: self.policy,
+            operation: self.operation,
+            hooks: self.hooks,
+            sleeper: self.sleeper,
+            clock: Custom(clock),
+            seed: self.seed,
+            capture_timeline: self.capture_timeline,
+        }
+    }
+
+    /// Seeds the jitter: every call through this handle then draws the same
+    /// delays for the same failures.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Records every event of each call in [`Outcome::timeline`](crate::Outcome::timeline).
+    #[cfg(feature = "alloc")]
+    pub fn capture_timeline(mut self) -> Self {
+        self.capture_timeline = true;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &'a Policy<C, R> {
+        self.policy
+    }
+
+    /// The operation name.
+    pub fn operation_name(&self) -> Option<&'a str> {
+        self.operation
+    }
+
+    /// The hooks.
+    pub fn hooks_ref(&self) -> &H {
+        &self.hooks
+    }
+
+    /// The sleeper (`()` for the runner's own).
+    pub fn sleeper_ref(&self) -> &S {
+        &self.sleeper
+    }
+
+    /// The clock (`()` for the runner's own).
+    pub fn clock_ref(&self) -> &K {
+        &self.clock
+    }
+
+    /// The generator for one call: seeded when [`seed`](Self::seed) was set,
+    /// fresh otherwise.
+    pub fn rng(&self) -> FastRng {
+        match self.seed {
+            Some(seed) => FastRng::seeded(seed),
+            None => FastRng::new(),
+        }
+    }
+}
+
+impl<'a, C, R, H: Hooks, S, K> Bound<'a, C, R, H, S, K> {
+    /// Starts one call at `now`: the engine's state machine and its first
+    /// action. Runners drive it; see [`Execution`].
+    pub fn start<T, E>(&self, now: Duration) -> (Execution<'_, C, R, H, T, E>, Action) {
+        let mut exec = Execution::new(
+            &self.policy.retry,
+            &self.policy.classifier,
+            &self.policy.result_classifier,
+            &self.hooks,
+            self.operation,
+            self.capture_timeline,
+            now,
+        );
+        let action = exec.begin(now);
+        (exec, action)
+    }
+}

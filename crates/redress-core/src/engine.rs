@@ -1,0 +1,524 @@
+//! The sans-I/O engine: every retry decision, in one place.
+//!
+//! An [`Execution`] is one call's state machine. A runner feeds it facts
+//! (the clock's `now`, each attempt's result) and does what it answers:
+//!
+//! ```text
+//! let (mut exec, mut action) = bound.start(clock.now());
+//! loop {
+//!     action = match action {
+//!         Action::Attempt => exec.record(operation(), clock.now(), &mut rng),
+//!         Action::Sleep(delay) => { sleep(delay); exec.resume(clock.now()) }
+//!         Action::Done => break exec.finish(clock.now()),
+//!     };
+//! }
+//! ```
+//!
+//! The blocking and async runners and `redress simulate` are all that loop;
+//! they differ only in how they call, sleep and read time. The engine never
+//! allocates (unless a timeline is captured), never locks, and never panics.
+//!
+//! # Decision order
+//!
+//! When attempt `n` fails (an error, or a value the result classifier flags),
+//! the first matching rule decides, exactly as the reference does:
+//!
+//! 1. the failure is recorded (last class, cause);
+//! 2. the class's count goes up; over its cap: stop `MAX_ATTEMPTS_PER_CLASS`;
+//! 3. `PERMANENT`, `AUTH`, `PERMISSION`: stop `NON_RETRYABLE_CLASS`;
+//! 4. `UNKNOWN`: the unknown count goes up; over its cap: stop
+//!    `MAX_UNKNOWN_ATTEMPTS`;
+//! 5. elapsed > deadline: stop `DEADLINE_EXCEEDED`;
+//! 6. no strategy for the class: stop `NO_STRATEGY`;
+//! 7. no time left: stop `DEADLINE_EXCEEDED`;
+//! 8. `n >= max_attempts`: stop `MAX_ATTEMPTS_GLOBAL` (no delay is computed);
+//! 9. the strategy's delay, clamped to the time left;
+//! 10. then the `retry` event, the abort check, and the sleep hook (sleep,
+//!     defer: stop `SCHEDULED`, or abort: stop `ABORTED`).
+//!
+//! The abort check also runs before every attempt and after every failure.
+//! After a sleep, a call whose deadline passed (the sleeper overslept) stops
+//! with `DEADLINE_EXCEEDED`.
+
+use core::time::Duration;
+
+use rand_core::Rng;
+
+use crate::backoff::{BackoffContext, Observation, Strategy};
+use crate::class::{Cause, Classification, ErrorClass, PerClass};
+use crate::classify::{Classifier, ResultClassifier};
+use crate::event::{Event, EventKind, StopReason};
+use crate::hooks::{AttemptDecision, AttemptEnd, AttemptStart, Hooks, SleepDecision};
+use crate::outcome::{Failure, Outcome};
+use crate::policy::RetryConfig;
+
+/// What the runner should do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[must_use]
+pub enum Action {
+    /// Run the operation once, then pass its result to
+    /// [`Execution::record`].
+    Attempt,
+    /// Sleep this long, then call [`Execution::resume`].
+    Sleep(Duration),
+    /// The call is over: collect it with [`Execution::finish`].
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Ready,
+    Attempting,
+    Sleeping,
+    Done,
+}
+
+enum Decision {
+    Retry(Duration),
+    Stop(StopReason),
+}
+
+/// The per-call counters and the decision rules; independent of the
+/// operation's types so it is compiled once.
+#[derive(Clone, Debug)]
+struct Run {
+    start: Duration,
+    attempt: u32,
+    prev_delay: Option<Duration>,
+    unknown: u32,
+    per_class: PerClass<u32>,
+    last: Option<(Classification, Cause)>,
+    last_strategy_class: Option<ErrorClass>,
+    stop: Option<StopReason>,
+    next_delay: Option<Duration>,
+}
+
+impl Run {
+    fn new(start: Duration) -> Self {
+        Run {
+            start,
+            attempt: 0,
+            prev_delay: None,
+            unknown: 0,
+            per_class: PerClass::default(),
+            last: None,
+            last_strategy_class: None,
+            stop: None,
+            next_delay: None,
+        }
+    }
+
+    #[inline]
+    fn elapsed(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.start)
+    }
+
+    /// Rules 1 to 9 of the decision order.
+    fn decide(
+        &mut self,
+        retry: &RetryConfig,
+        classification: &Classification,
+        cause: Cause,
+        now: Duration,
+        rng: &mut dyn Rng,
+    ) -> Decision {
+        let class = classification.class;
+        self.last = Some((*classification, cause));
+
+        let count = self.per_class.get_mut(class);
+        *count = count.saturating_add(1);
+        if let Some(cap) = retry.class_max_attempts(class) {
+            if *count > cap {
+                return Decision::Stop(StopReason::MaxAttemptsPerClass);
+            }
+        }
+
+        if !class.is_retryable() {
+            return Decision::Stop(StopReason::NonRetryableClass);
+        }
+
+        if class == ErrorClass::Unknown {
+            self.unknown = self.unknown.saturating_add(1);
+            if let Some(cap) = retry.max_unknown_attempts() {
+                if self.unknown > cap {
+                    return Decision::Stop(StopReason::MaxUnknownAttempts);
+                }
+            }
+        }
+
+        let elapsed = self.elapsed(now);
+        if elapsed > retry.deadline() {
+            return Decision::Stop(StopReason::DeadlineExceeded);
+        }
+
+        let Some(strategy) = retry.strategy_for(class) else {
+            return Decision::Stop(StopReason::NoStrategy);
+        };
+        strategy.observe(Observation::Failure(class), now);
+        self.last_strategy_class = Some(class);
+
+        let remaining = retry.deadline().saturating_sub(elapsed);
+        if remaining.is_zero() {
+            return Decision::Stop(StopReason::DeadlineExceeded);
+        }
+
+        if self.attempt >= retry.max_attempts() {
+            return Decision::Stop(StopReason::MaxAttemptsGlobal);
+        }
+
+        let ctx = BackoffContext {
+            attempt: self.attempt,
+            classification,
+            prev_delay: self.prev_delay,
+            remaining,
+            cause,
+            now,
+        };
+        let delay = strategy.delay(&ctx, rng).min(remaining);
+        self.prev_delay = Some(delay);
+        Decision::Retry(delay)
+    }
+}
+
+/// One call in progress: the engine's state machine.
+///
+/// Runners create it with [`Bound::start`](crate::Bound::start) and drive it
+/// as the [module docs](self) show. `T` and `E` are the operation's value
+/// and error types; the execution keeps the last error or flagged value so
+/// [`finish`](Execution::finish) can hand it back.
+pub struct Execution<'a, C, R, H, T, E> {
+    retry: &'a RetryConfig,
+    classifier: &'a C,
+    result_classifier: &'a R,
+    hooks: &'a H,
+    operation: Option<&'a str>,
+    #[cfg(feature = "alloc")]
+    recorder: Option<crate::timeline::Recorder>,
+    run: Run,
+    phase: Phase,
+    last: Failure<E, T>,
+    value: Option<T>,
+}
+
+impl<C, R, H, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Execution")
+            .field("operation", &self.operation)
+            .field("attempt", &self.run.attempt)
+            .field("phase", &self.phase)
+            .field("stop_reason", &self.run.stop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        retry: &'a RetryConfig,
+        classifier: &'a C,
+        result_classifier: &'a R,
+        hooks: &'a H,
+        operation: Option<&'a str>,
+        capture_timeline: bool,
+        now: Duration,
+    ) -> Self {
+        #[cfg(not(feature = "alloc"))]
+        let _ = capture_timeline;
+        Execution {
+            retry,
+            classifier,
+            result_classifier,
+            hooks,
+            operation,
+            #[cfg(feature = "alloc")]
+            recorder: capture_timeline.then(crate::timeline::Recorder::default),
+            run: Run::new(now),
+            phase: Phase::Ready,
+            last: Failure::NotAttempted,
+            value: None,
+        }
+    }
+
+    /// The first action of the call. Calling it again has no effect beyond
+    /// returning the current action.
+    pub fn begin(&mut self, now: Duration) -> Action {
+        match self.phase {
+            Phase::Ready => self.begin_attempt(now),
+            _ => self.current_action(),
+        }
+    }
+
+    /// The attempts started so far.
+    pub fn attempts(&self) -> u32 {
+        self.run.attempt
+    }
+
+    /// The operation name.
+    pub fn operation(&self) -> Option<&'a str> {
+        self.operation
+    }
+
+    /// Time since the call started.
+    pub fn elapsed(&self, now: Duration) -> Duration {
+        self.run.elapsed(now)
+    }
+
+    /// The time left before the deadline.
+    pub fn remaining(&self, now: Duration) -> Duration {
+        self.retry.deadline().saturating_sub(self.run.elapsed(now))
+    }
+
+    /// Feeds the result of the attempt the engine asked for.
+    ///
+    /// Errors are classified with the policy's classifier, successful values
+    /// with its result classifier. Called when no attempt is pending, it
+    /// changes nothing and returns the current action.
+    pub fn record(&mut self, result: Result<T, E>, now: Duration, rng: &mut dyn Rng) -> Action
+    where
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        if self.phase != Phase::Attempting {
+            return self.current_action();
+        }
+        match result {
+            Ok(value) => match self.result_classifier.classify(&value) {
+                None => self.succeed(value, now),
+                Some(classification) => {
+                    self.last = Failure::Value(value);
+                    self.fail(&classification, Cause::Result, now, rng)
+                }
+            },
+            Err(error) => {
+                let classification = self.classifier.classify(&error);
+                self.last = Failure::Error(error);
+                self.fail(&classification, Cause::Error, now, rng)
+            }
+        }
+    }
+
+    /// Feeds a failure the runner classified itself (for example an attempt
+    /// timeout, which is `TRANSIENT`), with the error to keep as the last one.
+    pub fn record_failure(
+        &mut self,
+        error: E,
+        classification: &Classification,
+        now: Duration,
+        rng: &mut dyn Rng,
+    ) -> Action {
+        if self.phase != Phase::Attempting {
+            return self.current_action();
+        }
+        self.last = Failure::Error(error);
+        self.fail(classification, Cause::Error, now, rng)
+    }
+
+    /// Continues after the sleep the engine asked for.
+    pub fn resume(&mut self, now: Duration) -> Action {
+        if self.phase != Phase::Sleeping {
+            return self.current_action();
+        }
+        if self.run.elapsed(now) > self.retry.deadline() {
+            self.stop_after_failure(StopReason::DeadlineExceeded, now);
+            return Action::Done;
+        }
+        self.begin_attempt(now)
+    }
+
+    /// Ends the call and reports it. A call that is not done yet (its runner
+    /// stopped driving it) reports the last failure with the stop reason
+    /// `ABORTED`.
+    pub fn finish(mut self, now: Duration) -> Outcome<T, E> {
+        let elapsed = self.run.elapsed(now);
+        #[cfg(feature = "alloc")]
+        let timeline = self
+            .recorder
+            .take()
+            .map(crate::timeline::Recorder::into_timeline);
+        let result = match self.value.take() {
+            Some(value) => Ok(value),
+            None => Err(core::mem::replace(&mut self.last, Failure::NotAttempted)),
+        };
+        let ok = result.is_ok();
+        let (last_class, cause) = match (ok, self.run.last) {
+            (false, Some((c, cause))) => (Some(c.class), Some(cause)),
+            _ => (None, None),
+        };
+        Outcome {
+            result,
+            stop_reason: if ok {
+                None
+            } else {
+                Some(self.run.stop.unwrap_or(StopReason::Aborted))
+            },
+            attempts: self.run.attempt,
+            last_class,
+            cause,
+            elapsed,
+            next_delay: self.run.next_delay,
+            #[cfg(feature = "alloc")]
+            timeline,
+        }
+    }
+
+    fn current_action(&self) -> Action {
+        match self.phase {
+            Phase::Ready | Phase::Attempting => Action::Attempt,
+            Phase::Sleeping => Action::Sleep(self.run.prev_delay.unwrap_or_default()),
+            Phase::Done => Action::Done,
+        }
+    }
+
+    fn begin_attempt(&mut self, now: Duration) -> Action {
+        if self.hooks.should_abort() {
+            self.abort(now);
+            return Action::Done;
+        }
+        self.run.attempt = self.run.attempt.saturating_add(1);
+        self.phase = Phase::Attempting;
+        self.hooks.on_attempt_start(&AttemptStart {
+            attempt: self.run.attempt,
+            operation: self.operation,
+            elapsed: self.run.elapsed(now),
+        });
+        Action::Attempt
+    }
+
+    fn succeed(&mut self, value: T, now: Duration) -> Action {
+        if let Some(strategy) = self
+            .run
+            .last_strategy_class
+            .and_then(|class| self.retry.strategy_for(class))
+        {
+            strategy.observe(Observation::Success, now);
+        }
+        self.value = Some(value);
+        self.phase = Phase::Done;
+        self.emit(Event::new(EventKind::Success, self.run.attempt), now);
+        self.attempt_end(AttemptDecision::Success, None, now);
+        Action::Done
+    }
+
+    fn fail(
+        &mut self,
+        classification: &Classification,
+        cause: Cause,
+        now: Duration,
+        rng: &mut dyn Rng,
+    ) -> Action {
+        if self.hooks.should_abort() {
+            // The failure is recorded first so the outcome reports it.
+            self.run.last = Some((*classification, cause));
+            self.abort(now);
+            return Action::Done;
+        }
+        let delay = match self.run.decide(self.retry, classification, cause, now, rng) {
+            Decision::Stop(reason) => {
+                self.stop_after_failure(reason, now);
+                return Action::Done;
+            }
+            Decision::Retry(delay) => delay,
+        };
+        let mut event: Event<'_> = self.failure_event(EventKind::Retry);
+        event.delay = delay;
+        event.classification = Some(classification);
+        self.emit(event, now);
+
+        if self.hooks.should_abort() {
+            self.abort(now);
+            return Action::Done;
+        }
+        let ctx = BackoffContext {
+            attempt: self.run.attempt,
+            classification,
+            prev_delay: self.run.prev_delay,
+            remaining: self.remaining(now),
+            cause,
+            now,
+        };
+        match self.hooks.decide_sleep(&ctx, delay) {
+            SleepDecision::Sleep => {
+                self.hooks.before_sleep(&ctx, delay);
+                self.phase = Phase::Sleeping;
+                self.attempt_end(AttemptDecision::Retry, Some(delay), now);
+                Action::Sleep(delay)
+            }
+            SleepDecision::Defer => {
+                self.run.stop = Some(StopReason::Scheduled);
+                self.run.next_delay = Some(delay);
+                self.phase = Phase::Done;
+                let mut event = self.failure_event(EventKind::Scheduled);
+                event.delay = delay;
+                event.stop_reason = Some(StopReason::Scheduled);
+                self.emit(event, now);
+                self.attempt_end(AttemptDecision::Scheduled, Some(delay), now);
+                Action::Done
+            }
+            SleepDecision::Abort => {
+                self.abort(now);
+                Action::Done
+            }
+        }
+    }
+
+    /// Stops with `reason`, reporting the last failure in the event.
+    fn stop_after_failure(&mut self, reason: StopReason, now: Duration) {
+        self.run.stop = Some(reason);
+        self.phase = Phase::Done;
+        let mut event = self.failure_event(reason.event_kind());
+        event.stop_reason = Some(reason);
+        self.emit(event, now);
+        self.attempt_end(AttemptDecision::Stop, None, now);
+    }
+
+    fn abort(&mut self, now: Duration) {
+        let attempt_running = self.phase == Phase::Attempting;
+        self.run.stop = Some(StopReason::Aborted);
+        self.phase = Phase::Done;
+        let mut event = Event::new(EventKind::Aborted, self.run.attempt);
+        event.stop_reason = Some(StopReason::Aborted);
+        self.emit(event, now);
+        if attempt_running {
+            self.attempt_end(AttemptDecision::Aborted, None, now);
+        }
+    }
+
+    fn failure_event(&self, kind: EventKind) -> Event<'static> {
+        let mut event = Event::new(kind, self.run.attempt);
+        if let Some((c, cause)) = &self.run.last {
+            event.class = Some(c.class);
+            event.cause = Some(*cause);
+        }
+        event
+    }
+
+    fn emit<'e>(&self, mut event: Event<'e>, now: Duration)
+    where
+        'a: 'e,
+    {
+        event.operation = self.operation;
+        event.elapsed = self.run.elapsed(now);
+        #[cfg(feature = "alloc")]
+        if let Some(recorder) = &self.recorder {
+            recorder.on_event(&event);
+        }
+        self.hooks.on_event(&event);
+    }
+
+    fn attempt_end(&self, decision: AttemptDecision, delay: Option<Duration>, now: Duration) {
+        let last = match decision {
+            AttemptDecision::Success => None,
+            _ => self.run.last.as_ref(),
+        };
+        self.hooks.on_attempt_end(&AttemptEnd {
+            attempt: self.run.attempt,
+            operation: self.operation,
+            elapsed: self.run.elapsed(now),
+            decision,
+            classification: last.map(|(c, _)| c),
+            cause: last.map(|(_, cause)| *cause),
+            stop_reason: self.run.stop,
+            delay,
+        });
+    }
+}

@@ -1,0 +1,427 @@
+//! Events, stop reasons and their low-cardinality tags.
+//!
+//! The engine reports every decision as an [`Event`]. Names and tag values
+//! are fixed strings, so they can be used as metric labels directly:
+//!
+//! | tag | values |
+//! |---|---|
+//! | `class` | an [`ErrorClass`] name (`RATE_LIMIT`, ...) |
+//! | `cause` | `exception` or `result` |
+//! | `stop_reason` | a [`StopReason`] name (`MAX_ATTEMPTS_GLOBAL`, ...) |
+//! | `state` | `closed`, `open` or `half_open` (breaker events) |
+//! | `operation` | the name the caller gave the call site |
+//!
+//! The operation name is the only value the caller chooses: keep it to a
+//! fixed set (one per call site), never a user id or URL.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::class::{Cause, Classification, ErrorClass};
+
+/// Why a call stopped without success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "SCREAMING_SNAKE_CASE"))]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The attempt limit (`max_attempts`) was reached.
+    MaxAttemptsGlobal,
+    /// A class went over its own attempt cap.
+    MaxAttemptsPerClass,
+    /// The deadline passed, or no time was left to wait.
+    DeadlineExceeded,
+    /// Too many failures classified [`Unknown`](ErrorClass::Unknown).
+    MaxUnknownAttempts,
+    /// The failure's class is never retried (permanent, auth, permission).
+    NonRetryableClass,
+    /// No strategy is configured for the failure's class.
+    NoStrategy,
+    /// The retry budget refused another retry.
+    BudgetExhausted,
+    /// The sleep hook deferred the retry to the caller; see
+    /// [`Outcome::next_delay`](crate::Outcome::next_delay).
+    Scheduled,
+    /// The call was aborted (abort predicate or sleep hook).
+    Aborted,
+    /// The circuit breaker rejected the call before any attempt.
+    CircuitOpen,
+}
+
+impl StopReason {
+    /// The SCREAMING_SNAKE_CASE name used in events and traces.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StopReason::MaxAttemptsGlobal => "MAX_ATTEMPTS_GLOBAL",
+            StopReason::MaxAttemptsPerClass => "MAX_ATTEMPTS_PER_CLASS",
+            StopReason::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            StopReason::MaxUnknownAttempts => "MAX_UNKNOWN_ATTEMPTS",
+            StopReason::NonRetryableClass => "NON_RETRYABLE_CLASS",
+            StopReason::NoStrategy => "NO_STRATEGY",
+            StopReason::BudgetExhausted => "BUDGET_EXHAUSTED",
+            StopReason::Scheduled => "SCHEDULED",
+            StopReason::Aborted => "ABORTED",
+            StopReason::CircuitOpen => "CIRCUIT_OPEN",
+        }
+    }
+
+    /// The event emitted when a call stops for this reason.
+    pub const fn event_kind(self) -> EventKind {
+        match self {
+            StopReason::MaxAttemptsGlobal | StopReason::MaxAttemptsPerClass => {
+                EventKind::MaxAttemptsExceeded
+            }
+            StopReason::DeadlineExceeded => EventKind::DeadlineExceeded,
+            StopReason::MaxUnknownAttempts => EventKind::MaxUnknownAttemptsExceeded,
+            StopReason::NonRetryableClass => EventKind::PermanentFail,
+            StopReason::NoStrategy => EventKind::NoStrategyConfigured,
+            StopReason::BudgetExhausted => EventKind::BudgetExhausted,
+            StopReason::Scheduled => EventKind::Scheduled,
+            StopReason::Aborted => EventKind::Aborted,
+            StopReason::CircuitOpen => EventKind::CircuitRejected,
+        }
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of a circuit breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum CircuitState {
+    /// Calls flow; failures are counted.
+    Closed,
+    /// Calls are rejected until the recovery timeout passes.
+    Open,
+    /// One probe call is allowed to test recovery.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// `"closed"`, `"open"` or `"half_open"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+}
+
+impl fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum EventKind {
+    /// An attempt succeeded; the call is done.
+    Success,
+    /// An attempt failed and another will follow after `delay`.
+    Retry,
+    /// The failure's class is never retried.
+    PermanentFail,
+    /// The deadline stopped the call.
+    DeadlineExceeded,
+    /// The global or a per-class attempt cap stopped the call.
+    MaxAttemptsExceeded,
+    /// The unknown-class cap stopped the call.
+    MaxUnknownAttemptsExceeded,
+    /// No strategy for the failure's class.
+    NoStrategyConfigured,
+    /// The retry budget refused a retry.
+    BudgetExhausted,
+    /// The sleep hook deferred the retry.
+    Scheduled,
+    /// The call was aborted.
+    Aborted,
+    /// The breaker opened.
+    CircuitOpened,
+    /// The breaker let a probe through.
+    CircuitHalfOpen,
+    /// The breaker closed after a successful probe.
+    CircuitClosed,
+    /// The breaker rejected a call.
+    CircuitRejected,
+}
+
+impl EventKind {
+    /// Every event kind.
+    pub const ALL: [EventKind; 14] = [
+        EventKind::Success,
+        EventKind::Retry,
+        EventKind::PermanentFail,
+        EventKind::DeadlineExceeded,
+        EventKind::MaxAttemptsExceeded,
+        EventKind::MaxUnknownAttemptsExceeded,
+        EventKind::NoStrategyConfigured,
+        EventKind::BudgetExhausted,
+        EventKind::Scheduled,
+        EventKind::Aborted,
+        EventKind::CircuitOpened,
+        EventKind::CircuitHalfOpen,
+        EventKind::CircuitClosed,
+        EventKind::CircuitRejected,
+    ];
+
+    /// The snake_case event name (`"retry"`, `"max_attempts_exceeded"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Success => "success",
+            EventKind::Retry => "retry",
+            EventKind::PermanentFail => "permanent_fail",
+            EventKind::DeadlineExceeded => "deadline_exceeded",
+            EventKind::MaxAttemptsExceeded => "max_attempts_exceeded",
+            EventKind::MaxUnknownAttemptsExceeded => "max_unknown_attempts_exceeded",
+            EventKind::NoStrategyConfigured => "no_strategy_configured",
+            EventKind::BudgetExhausted => "budget_exhausted",
+            EventKind::Scheduled => "scheduled",
+            EventKind::Aborted => "aborted",
+            EventKind::CircuitOpened => "circuit_opened",
+            EventKind::CircuitHalfOpen => "circuit_half_open",
+            EventKind::CircuitClosed => "circuit_closed",
+            EventKind::CircuitRejected => "circuit_rejected",
+        }
+    }
+
+    /// Whether this is a circuit breaker event.
+    pub const fn is_breaker_event(self) -> bool {
+        matches!(
+            self,
+            EventKind::CircuitOpened
+                | EventKind::CircuitHalfOpen
+                | EventKind::CircuitClosed
+                | EventKind::CircuitRejected
+        )
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One decision the engine made, with everything an observer may want.
+///
+/// Breaker events carry `attempt` 0 and a zero delay.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Event<'a> {
+    /// What happened.
+    pub kind: EventKind,
+    /// The attempt the event is about (1-based; 0 for breaker events and for
+    /// an abort before the first attempt).
+    pub attempt: u32,
+    /// The delay before the next attempt (`retry`, `scheduled`), else zero.
+    pub delay: Duration,
+    /// The class of the last failure, when there is one.
+    pub class: Option<ErrorClass>,
+    /// Whether the last failure was an error or a flagged result.
+    pub cause: Option<Cause>,
+    /// Why the call stopped, on stop events.
+    pub stop_reason: Option<StopReason>,
+    /// The breaker state, on breaker events.
+    pub state: Option<CircuitState>,
+    /// The operation name the caller gave.
+    pub operation: Option<&'a str>,
+    /// Time since the call started.
+    pub elapsed: Duration,
+    /// The full classification of the failure (with hints), when there is one.
+    pub classification: Option<&'a Classification>,
+}
+
+impl<'a> Event<'a> {
+    /// An event of `kind` about `attempt` with every optional field empty.
+    pub const fn new(kind: EventKind, attempt: u32) -> Self {
+        Event {
+            kind,
+            attempt,
+            delay: Duration::ZERO,
+            class: None,
+            cause: None,
+            stop_reason: None,
+            state: None,
+            operation: None,
+            elapsed: Duration::ZERO,
+            classification: None,
+        }
+    }
+
+    /// The event's low-cardinality tags.
+    pub fn tags(&self) -> Tags<'a> {
+        Tags {
+            class: self.class,
+            cause: self.cause,
+            stop_reason: self.stop_reason,
+            state: self.state,
+            operation: self.operation,
+        }
+    }
+
+    /// The event's fields for a structured log line.
+    pub fn log_fields(&self) -> LogFields<'_, 'a> {
+        LogFields { event: self }
+    }
+}
+
+/// The low-cardinality tags of an event: only the ones that are set.
+///
+/// ```
+/// use redress_core::{ErrorClass, Event, EventKind};
+///
+/// let mut e = Event::new(EventKind::Retry, 1);
+/// e.class = Some(ErrorClass::RateLimit);
+/// e.operation = Some("fetch_user");
+/// let tags: Vec<_> = e.tags().iter().collect();
+/// assert_eq!(tags, [("class", "RATE_LIMIT"), ("operation", "fetch_user")]);
+/// assert_eq!(e.tags().get("class"), Some("RATE_LIMIT"));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tags<'a> {
+    /// `class`.
+    pub class: Option<ErrorClass>,
+    /// `cause`.
+    pub cause: Option<Cause>,
+    /// `stop_reason`.
+    pub stop_reason: Option<StopReason>,
+    /// `state`.
+    pub state: Option<CircuitState>,
+    /// `operation`.
+    pub operation: Option<&'a str>,
+}
+
+impl<'a> Tags<'a> {
+    /// The set tags as `(name, value)` pairs, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'a str)> + use<'a> {
+        [
+            ("class", self.class.map(ErrorClass::name)),
+            ("cause", self.cause.map(Cause::as_str)),
+            ("stop_reason", self.stop_reason.map(StopReason::as_str)),
+            ("state", self.state.map(CircuitState::as_str)),
+            ("operation", self.operation),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    /// The value of one tag.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+}
+
+/// An event as `key=value` log fields: `attempt`, `sleep_s`, the set tags,
+/// and `retry_after_s` on a retry whose classification had a hint.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::{Event, EventKind};
+///
+/// let mut e = Event::new(EventKind::Retry, 2);
+/// e.delay = Duration::from_millis(1500);
+/// assert_eq!(e.log_fields().to_string(), "attempt=2 sleep_s=1.5");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct LogFields<'e, 'a> {
+    event: &'e Event<'a>,
+}
+
+impl LogFields<'_, '_> {
+    /// The retry-after hint, reported on `retry` events that had one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.event.kind {
+            EventKind::Retry => self.event.classification.and_then(|c| c.retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for LogFields<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "attempt={} sleep_s={}",
+            self.event.attempt,
+            self.event.delay.as_secs_f64()
+        )?;
+        for (k, v) in self.event.tags().iter() {
+            write!(f, " {k}={v}")?;
+        }
+        if let Some(ra) = self.retry_after() {
+            write!(f, " retry_after_s={}", ra.as_secs_f64())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::prelude::rust_2024::*;
+
+    #[test]
+    fn stop_reasons_map_to_reference_events() {
+        use StopReason::*;
+        let pairs = [
+            (MaxAttemptsGlobal, "max_attempts_exceeded"),
+            (MaxAttemptsPerClass, "max_attempts_exceeded"),
+            (DeadlineExceeded, "deadline_exceeded"),
+            (MaxUnknownAttempts, "max_unknown_attempts_exceeded"),
+            (NonRetryableClass, "permanent_fail"),
+            (NoStrategy, "no_strategy_configured"),
+            (BudgetExhausted, "budget_exhausted"),
+            (Scheduled, "scheduled"),
+            (Aborted, "aborted"),
+            (CircuitOpen, "circuit_rejected"),
+        ];
+        for (reason, event) in pairs {
+            assert_eq!(reason.event_kind().as_str(), event);
+        }
+    }
+
+    #[test]
+    fn log_fields_include_tags_and_retry_after() {
+        let c = Classification::new(ErrorClass::RateLimit).with_retry_after(Duration::from_secs(2));
+        let mut e = Event::new(EventKind::Retry, 1);
+        e.delay = Duration::from_millis(2100);
+        e.class = Some(ErrorClass::RateLimit);
+        e.cause = Some(Cause::Error);
+        e.classification = Some(&c);
+        assert_eq!(
+            e.log_fields().to_string(),
+            "attempt=1 sleep_s=2.1 class=RATE_LIMIT cause=exception retry_after_s=2"
+        );
+        e.kind = EventKind::Scheduled;
+        assert_eq!(e.log_fields().retry_after(), None);
+    }
+
+    #[test]
+    fn breaker_events_are_flagged() {
+        let breaker: Vec<_> = EventKind::ALL
+            .into_iter()
+            .filter(|k| k.is_breaker_event())
+            .map(EventKind::as_str)
+            .collect();
+        assert_eq!(
+            breaker,
+            [
+                "circuit_opened",
+                "circuit_half_open",
+                "circuit_closed",
+                "circuit_rejected"
+            ]
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The sans-I/O core of [redress]: classifier-driven retries.
+//!
+//! Every failure is classified into one of eight [`ErrorClass`]es; each class
+//! gets its own [backoff strategy](backoff) and caps, inside a deterministic
+//! envelope (deadline, attempt caps), and every decision is an [`Event`].
+//!
+//! This crate holds the decisions and nothing else: the [`Execution`] state
+//! machine is fed `now` and attempt results and answers with an [`Action`].
+//! It never reads a clock, sleeps, or calls your operation. Runners do:
+//! `redress-sync` (blocking) and the async runners, all through the
+//! [redress] facade, which is what most users want.
+//!
+//! ```
+//! use core::time::Duration;
+//! use redress_core::backoff::constant;
+//! use redress_core::{Action, ErrorClass, FastRng, Policy, StopReason};
+//!
+//! let policy = Policy::builder()
+//!     .classifier(|_: &&str| ErrorClass::Transient)
+//!     .strategy(constant(Duration::from_millis(100)))
+//!     .max_attempts(3)
+//!     .build()?;
+//!
+//! // Drive the engine by hand with a virtual clock: every attempt fails.
+//! let bound = policy.bind();
+//! let mut now = Duration::ZERO;
+//! let mut rng = FastRng::seeded(1);
+//! let (mut exec, mut action) = bound.start::<(), &str>(now);
+//! let outcome = loop {
+//!     action = match action {
+//!         Action::Attempt => exec.record(Err("connection reset"), now, &mut rng),
+//!         Action::Sleep(d) => { now += d; exec.resume(now) }
+//!         Action::Done => break exec.finish(now),
+//!     };
+//! };
+//! assert_eq!(outcome.stop_reason, Some(StopReason::MaxAttemptsGlobal));
+//! assert_eq!(outcome.attempts, 3);
+//! assert_eq!(outcome.elapsed, Duration::from_millis(200));
+//! # Ok::<(), redress_core::ConfigError>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `std` | yes | `std::io::Error` classification, [`SystemClock`], [`ThreadSleeper`], thread-local RNG seeding; implies `alloc` |
+//! | `alloc` | via `std` | `Arc`-shared custom strategies and schedules, marker errors wrapping a source, timelines |
+//! | `serde` | no | `Serialize`/`Deserialize` for classes, causes, stop reasons, event kinds, breaker states |
+//!
+//! Without features the crate needs neither `std` nor an allocator.
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85 (edition 2024). Raising it is a minor-version change.
+//!
+//! [redress]: https://docs.rs/redress
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod backoff;
+mod bind;
+mod class;
+mod classify;
+mod engine;
+mod event;
+mod hooks;
+mod outcome;
+mod policy;
+mod rng;
+mod shared;
+mod sleep;
+mod time;
+#[cfg(feature = "alloc")]
+mod timeline;
+
+pub use backoff::{Backoff, BackoffContext, Observation, Strategy, StrategyProblem};
+pub use bind::Bound;
+pub use class::{Cause, Classification, Details, ErrorClass, PerClass, UnknownClassError};
+#[cfg(feature = "std")]
+pub use classify::io_kind_class;
+pub use classify::{
+    Classifier, ConcurrencyError, ErrorClassifier, NoResultClassifier, PermanentError,
+    RateLimitError, ResultClassifier, ServerError, StatusCode, StatusError, StatusLookup, StatusOf,
+    class_for_status, default_classifier, strict_classifier,
+};
+pub use engine::{Action, Execution};
+pub use event::{CircuitState, Event, EventKind, LogFields, StopReason, Tags};
+pub use hooks::{
+    AbortIf, AbortSignal, AttemptDecision, AttemptEnd, AttemptStart, BeforeSleep, DecideSleep,
+    Hooks, OnAttemptEnd, OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
+};
+pub use outcome::{Failure, Outcome, RetryError};
+pub use policy::{ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy};
+pub use rand_core::Rng;
+pub use rng::FastRng;
+pub use shared::Shared;
+#[cfg(feature = "std")]
+pub use sleep::ThreadSleeper;
+pub use sleep::{BlockingSleeper, Custom};
+pub use time::Clock;
+#[cfg(target_has_atomic = "64")]
+pub use time::ManualClock;
+#[cfg(feature = "std")]
+pub use time::SystemClock;
+#[cfg(feature = "alloc")]
+pub use timeline::{Timeline, TimelineEntry};

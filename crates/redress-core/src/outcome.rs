@@ -1,0 +1,302 @@
+//! What a call reports: [`Outcome`] (from `execute`) and [`RetryError`]
+//! (from `call`).
+//!
+//! Nothing is lost: when a call stops without success, the caller gets the
+//! last error the operation returned, or the last value the result
+//! classifier flagged, inside the outcome or the error.
+
+use core::error::Error;
+use core::fmt;
+use core::time::Duration;
+
+use crate::class::{Cause, ErrorClass};
+use crate::event::StopReason;
+
+/// The last failure of a call that did not succeed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Failure<E, T> {
+    /// The operation's last error.
+    Error(E),
+    /// The last value the result classifier flagged.
+    Value(T),
+    /// The operation never ran: the call was aborted before its first attempt
+    /// or rejected by a circuit breaker.
+    NotAttempted,
+}
+
+impl<E, T> Failure<E, T> {
+    /// The error, when the last failure was one.
+    pub fn error(&self) -> Option<&E> {
+        match self {
+            Failure::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The flagged value, when the last failure was one.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Failure::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Takes the error out.
+    pub fn into_error(self) -> Option<E> {
+        match self {
+            Failure::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Takes the flagged value out.
+    pub fn into_value(self) -> Option<T> {
+        match self {
+            Failure::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<E: fmt::Debug, T> fmt::Debug for Failure<E, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Error(e) => f.debug_tuple("Error").field(e).finish(),
+            Failure::Value(_) => write!(f, "Value(<{}>)", core::any::type_name::<T>()),
+            Failure::NotAttempted => f.write_str("NotAttempted"),
+        }
+    }
+}
+
+/// Everything `execute` knows about a finished call.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::{Failure, Outcome, StopReason};
+///
+/// fn report(outcome: &Outcome<String, std::io::Error>) -> String {
+///     match &outcome.result {
+///         Ok(body) => format!("ok after {} attempts: {body}", outcome.attempts),
+///         Err(Failure::Error(e)) => format!("{:?}: {e}", outcome.stop_reason),
+///         Err(_) => "no attempt ran".to_string(),
+///     }
+/// }
+/// ```
+#[non_exhaustive]
+pub struct Outcome<T, E> {
+    /// The value, or the last failure.
+    pub result: Result<T, Failure<E, T>>,
+    /// Why the call stopped (`None` on success).
+    pub stop_reason: Option<StopReason>,
+    /// Attempts made (0 when none ran).
+    pub attempts: u32,
+    /// The class of the last failure (`None` on success).
+    pub last_class: Option<ErrorClass>,
+    /// The cause of the last failure (`None` on success).
+    pub cause: Option<Cause>,
+    /// Time from the start of the call to its end.
+    pub elapsed: Duration,
+    /// The delay the caller should wait before retrying itself, when the
+    /// sleep hook deferred the retry ([`StopReason::Scheduled`]).
+    pub next_delay: Option<Duration>,
+    /// Every event of the call, when capture was requested.
+    #[cfg(feature = "alloc")]
+    pub timeline: Option<crate::timeline::Timeline>,
+}
+
+impl<T, E> Outcome<T, E> {
+    /// Whether the call succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// The outcome as `call` reports it.
+    pub fn into_result(self) -> Result<T, RetryError<E, T>> {
+        match self.result {
+            Ok(v) => Ok(v),
+            Err(failure) => Err(RetryError {
+                failure,
+                stop_reason: self.stop_reason.unwrap_or(StopReason::MaxAttemptsGlobal),
+                attempts: self.attempts,
+                last_class: self.last_class,
+                cause: self.cause,
+                elapsed: self.elapsed,
+                next_delay: self.next_delay,
+            }),
+        }
+    }
+}
+
+impl<T, E: fmt::Debug> fmt::Debug for Outcome<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Outcome");
+        match &self.result {
+            Ok(_) => d.field(
+                "result",
+                &format_args!("Ok(<{}>)", core::any::type_name::<T>()),
+            ),
+            Err(failure) => d.field("result", &format_args!("Err({failure:?})")),
+        };
+        d.field("stop_reason", &self.stop_reason)
+            .field("attempts", &self.attempts)
+            .field("last_class", &self.last_class)
+            .field("cause", &self.cause)
+            .field("elapsed", &self.elapsed)
+            .field("next_delay", &self.next_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why `call` gave up, with the last error or flagged value.
+///
+/// It implements [`Error`] whenever `E` does (its `source()` is the last
+/// error), so `?` works with `Box<dyn Error>` and `anyhow`.
+///
+/// ```
+/// use redress_core::{ErrorClass, Failure, RetryError, StopReason};
+///
+/// fn explain(err: RetryError<std::io::Error, ()>) -> String {
+///     match err.stop_reason {
+///         StopReason::NonRetryableClass => format!("gave up at once: {err}"),
+///         _ => format!("gave up after {} attempts: {err}", err.attempts),
+///     }
+/// }
+/// ```
+#[non_exhaustive]
+pub struct RetryError<E, T = ()> {
+    /// The last error or flagged value.
+    pub failure: Failure<E, T>,
+    /// Why the call stopped.
+    pub stop_reason: StopReason,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The class of the last failure.
+    pub last_class: Option<ErrorClass>,
+    /// The cause of the last failure.
+    pub cause: Option<Cause>,
+    /// Time the call took.
+    pub elapsed: Duration,
+    /// The delay to wait before retrying, when the retry was deferred.
+    pub next_delay: Option<Duration>,
+}
+
+impl<E, T> RetryError<E, T> {
+    /// The last error, when the call failed on one.
+    pub fn last_error(&self) -> Option<&E> {
+        self.failure.error()
+    }
+
+    /// Takes the last error out.
+    pub fn into_last_error(self) -> Option<E> {
+        self.failure.into_error()
+    }
+
+    /// The last flagged value, when the call failed on one.
+    pub fn last_value(&self) -> Option<&T> {
+        self.failure.value()
+    }
+
+    /// Takes the last flagged value out.
+    pub fn into_last_value(self) -> Option<T> {
+        self.failure.into_value()
+    }
+
+    /// Whether a circuit breaker rejected the call.
+    pub fn is_circuit_open(&self) -> bool {
+        self.stop_reason == StopReason::CircuitOpen
+    }
+}
+
+impl<E: fmt::Debug, T> fmt::Debug for RetryError<E, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryError")
+            .field("stop_reason", &self.stop_reason)
+            .field("attempts", &self.attempts)
+            .field("last_class", &self.last_class)
+            .field("failure", &self.failure)
+            .field("elapsed", &self.elapsed)
+            .field("next_delay", &self.next_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: fmt::Display, T> fmt::Display for RetryError<E, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let attempts = if self.attempts == 1 {
+            "attempt"
+        } else {
+            "attempts"
+        };
+        write!(
+            f,
+            "retries stopped ({}) after {} {attempts}",
+            self.stop_reason, self.attempts
+        )?;
+        match &self.failure {
+            Failure::Error(e) => write!(f, ": {e}"),
+            Failure::Value(_) => match self.last_class {
+                Some(class) => write!(f, ": last result was flagged as {class}"),
+                None => f.write_str(": last result was flagged"),
+            },
+            Failure::NotAttempted => Ok(()),
+        }
+    }
+}
+
+impl<E: Error + 'static, T> Error for RetryError<E, T> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.failure.error().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::prelude::rust_2024::*;
+
+    fn err(
+        failure: Failure<&'static str, u8>,
+        reason: StopReason,
+        attempts: u32,
+    ) -> RetryError<&'static str, u8> {
+        RetryError {
+            failure,
+            stop_reason: reason,
+            attempts,
+            last_class: Some(ErrorClass::ServerError),
+            cause: Some(Cause::Result),
+            elapsed: Duration::ZERO,
+            next_delay: None,
+        }
+    }
+
+    #[test]
+    fn display_says_why_and_what() {
+        assert_eq!(
+            err(Failure::Error("boom"), StopReason::MaxAttemptsGlobal, 3).to_string(),
+            "retries stopped (MAX_ATTEMPTS_GLOBAL) after 3 attempts: boom"
+        );
+        assert_eq!(
+            err(Failure::Value(7), StopReason::DeadlineExceeded, 1).to_string(),
+            "retries stopped (DEADLINE_EXCEEDED) after 1 attempt: last result was flagged as SERVER_ERROR"
+        );
+        let rejected = err(Failure::NotAttempted, StopReason::CircuitOpen, 0);
+        assert!(rejected.is_circuit_open());
+        assert_eq!(
+            rejected.to_string(),
+            "retries stopped (CIRCUIT_OPEN) after 0 attempts"
+        );
+    }
+
+    #[test]
+    fn nothing_is_lost() {
+        assert_eq!(
+            err(Failure::Value(7), StopReason::Scheduled, 1).into_last_value(),
+            Some(7)
+        );
+        assert_eq!(
+            err(Failure::Error("e"), StopReason::Aborted, 1).into_last_error(),
+            Some("e")
+        );
+    }
+}

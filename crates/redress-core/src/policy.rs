@@ -1,0 +1,470 @@
+//! Policies: the retry envelope, its strategies, and how failures are
+//! classified.
+//!
+//! A [`Policy`] is built once (it validates its configuration then) and
+//! shared by every call. Each call runs inside the policy's *envelope*:
+//!
+//! - `deadline` (default 60 s): total time for the call, attempts and sleeps
+//!   included. No sleep ever extends past it.
+//! - `max_attempts` (default 6): attempts in all, the first included.
+//! - `max_unknown_attempts` (default 2): how many `UNKNOWN` failures are
+//!   tolerated before giving up; unknown failures are the ones most likely to
+//!   be bugs rather than weather.
+//! - per-class caps (none by default): e.g. at most 3 `RATE_LIMIT` failures.
+//!
+//! Per-class strategies win over the default strategy; a class with neither
+//! stops the call with `NO_STRATEGY`.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::backoff::{Backoff, StrategyProblem, decorrelated_jitter};
+use crate::class::{ErrorClass, PerClass};
+use crate::classify::{ErrorClassifier, NoResultClassifier, default_classifier};
+
+/// A validation failure when building a [`Policy`].
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_attempts` was zero.
+    #[error("max_attempts must be at least 1 (got 0); use 1 for a single attempt with no retries")]
+    ZeroMaxAttempts,
+    /// The deadline was zero.
+    #[error("deadline must be greater than zero")]
+    ZeroDeadline,
+    /// Neither a default nor any per-class strategy was given.
+    #[error(
+        "no backoff strategy configured: set a default with `.strategy(..)` \
+         or per-class strategies with `.class_strategy(..)`"
+    )]
+    NoStrategy,
+    /// A strategy's parameters are invalid.
+    #[error("invalid {kind} strategy{}: {problem}", ForClass(*.class))]
+    InvalidStrategy {
+        /// The class the strategy was configured for (`None`: the default).
+        class: Option<ErrorClass>,
+        /// The strategy kind (`"decorrelated_jitter"`, ...).
+        kind: &'static str,
+        /// What is wrong.
+        problem: StrategyProblem,
+    },
+}
+
+struct ForClass(Option<ErrorClass>);
+
+impl fmt::Display for ForClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(class) => write!(f, " for {class}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The retry envelope and strategies of a policy (everything except how
+/// failures are classified).
+#[derive(Clone, Debug)]
+pub struct RetryConfig {
+    pub(crate) deadline: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) max_unknown_attempts: Option<u32>,
+    pub(crate) class_max_attempts: PerClass<Option<u32>>,
+    pub(crate) default_strategy: Option<Backoff>,
+    pub(crate) class_strategies: PerClass<Option<Backoff>>,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            deadline: Policy::DEFAULT_DEADLINE,
+            max_attempts: Policy::DEFAULT_MAX_ATTEMPTS,
+            max_unknown_attempts: Some(Policy::DEFAULT_MAX_UNKNOWN_ATTEMPTS),
+            class_max_attempts: PerClass::default(),
+            default_strategy: None,
+            class_strategies: PerClass::default(),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Total time allowed for a call.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Attempts allowed in all.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// `UNKNOWN` failures tolerated (`None`: no cap).
+    pub fn max_unknown_attempts(&self) -> Option<u32> {
+        self.max_unknown_attempts
+    }
+
+    /// The failures of `class` tolerated (`None`: no cap of its own).
+    pub fn class_max_attempts(&self, class: ErrorClass) -> Option<u32> {
+        *self.class_max_attempts.get(class)
+    }
+
+    /// The default strategy.
+    pub fn default_strategy(&self) -> Option<&Backoff> {
+        self.default_strategy.as_ref()
+    }
+
+    /// The strategy configured for `class` itself (not the default).
+    pub fn class_strategy(&self, class: ErrorClass) -> Option<&Backoff> {
+        self.class_strategies.get(class).as_ref()
+    }
+
+    /// The strategy that handles `class`: its own, else the default.
+    #[inline]
+    pub fn strategy_for(&self, class: ErrorClass) -> Option<&Backoff> {
+        self.class_strategies
+            .get(class)
+            .as_ref()
+            .or(self.default_strategy.as_ref())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_attempts == 0 {
+            return Err(ConfigError::ZeroMaxAttempts);
+        }
+        if self.deadline.is_zero() {
+            return Err(ConfigError::ZeroDeadline);
+        }
+        let per_class = self
+            .class_strategies
+            .iter()
+            .filter_map(|(c, s)| Some((Some(c), s.as_ref()?)));
+        let mut any = false;
+        for (class, strategy) in self
+            .default_strategy
+            .iter()
+            .map(|s| (None, s))
+            .chain(per_class)
+        {
+            any = true;
+            strategy
+                .validate()
+                .map_err(|problem| ConfigError::InvalidStrategy {
+                    class,
+                    kind: strategy.kind(),
+                    problem,
+                })?;
+        }
+        if !any {
+            return Err(ConfigError::NoStrategy);
+        }
+        Ok(())
+    }
+}
+
+/// A validated retry policy: envelope, strategies, and classifiers.
+///
+/// `C` classifies errors ([`default_classifier`] unless set); `R` flags
+/// successful values to retry ([`NoResultClassifier`] unless set). Runners
+/// (`redress-sync` and the async ones) add `call` and `execute`.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::backoff::{decorrelated_jitter, retry_after_or};
+/// use redress_core::{ErrorClass, Policy};
+///
+/// let policy = Policy::builder()
+///     .strategy(decorrelated_jitter().max(Duration::from_secs(10)))
+///     .class_strategy(ErrorClass::RateLimit, retry_after_or(decorrelated_jitter().max(Duration::from_secs(60))))
+///     .class_max_attempts(ErrorClass::RateLimit, 3)
+///     .deadline(Duration::from_secs(30))
+///     .max_attempts(5)
+///     .build()?;
+/// assert_eq!(policy.retry().max_attempts(), 5);
+/// # Ok::<(), redress_core::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Policy<C = ErrorClassifier, R = NoResultClassifier> {
+    pub(crate) retry: RetryConfig,
+    pub(crate) classifier: C,
+    pub(crate) result_classifier: R,
+}
+
+/// The name the reference uses for a retry-only policy; the same type.
+pub type RetryPolicy<C = ErrorClassifier, R = NoResultClassifier> = Policy<C, R>;
+
+impl Policy {
+    /// The default deadline: 60 seconds.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+    /// The default attempt limit: 6.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 6;
+    /// The default cap on `UNKNOWN` failures: 2.
+    pub const DEFAULT_MAX_UNKNOWN_ATTEMPTS: u32 = 2;
+    /// The default strategy's cap in [`Policy::quick`]: 5 seconds.
+    pub const QUICK_MAX_DELAY: Duration = Duration::from_secs(5);
+
+    /// A builder with the default envelope and classifier and no strategy.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder {
+            retry: RetryConfig::default(),
+            classifier: default_classifier(),
+            result_classifier: NoResultClassifier,
+        }
+    }
+
+    /// A builder preset like the one-line `retry` helper: the default
+    /// classifier and decorrelated jitter capped at 5 s.
+    ///
+    /// ```
+    /// let policy = redress_core::Policy::quick().max_attempts(3).build()?;
+    /// assert_eq!(policy.retry().default_strategy().map(|s| s.kind()), Some("decorrelated_jitter"));
+    /// # Ok::<(), redress_core::ConfigError>(())
+    /// ```
+    pub fn quick() -> PolicyBuilder {
+        Policy::builder().strategy(decorrelated_jitter().max(Policy::QUICK_MAX_DELAY))
+    }
+}
+
+/// The one-line helper's policy: [`Policy::quick`] with nothing changed.
+///
+/// ```
+/// let policy = redress_core::Policy::default();
+/// assert_eq!(policy.retry().max_attempts(), 6);
+/// ```
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            retry: RetryConfig {
+                default_strategy: Some(decorrelated_jitter().max(Policy::QUICK_MAX_DELAY).into()),
+                ..RetryConfig::default()
+            },
+            classifier: default_classifier(),
+            result_classifier: NoResultClassifier,
+        }
+    }
+}
+
+impl<C, R> Policy<C, R> {
+    /// The envelope and strategies.
+    pub fn retry(&self) -> &RetryConfig {
+        &self.retry
+    }
+
+    /// The error classifier.
+    pub fn classifier(&self) -> &C {
+        &self.classifier
+    }
+
+    /// The result classifier.
+    pub fn result_classifier(&self) -> &R {
+        &self.result_classifier
+    }
+
+    /// A builder holding this policy's configuration, to derive a variant.
+    pub fn to_builder(&self) -> PolicyBuilder<C, R>
+    where
+        C: Clone,
+        R: Clone,
+    {
+        PolicyBuilder {
+            retry: self.retry.clone(),
+            classifier: self.classifier.clone(),
+            result_classifier: self.result_classifier.clone(),
+        }
+    }
+}
+
+/// Builds a [`Policy`]; invalid values are reported by [`build`](Self::build),
+/// never by a panic.
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct PolicyBuilder<C = ErrorClassifier, R = NoResultClassifier> {
+    retry: RetryConfig,
+    classifier: C,
+    result_classifier: R,
+}
+
+impl<C, R> PolicyBuilder<C, R> {
+    /// Sets the error classifier (a closure `Fn(&E) -> impl Into<Classification>`
+    /// or any [`Classifier`](crate::Classifier)).
+    pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2, R> {
+        PolicyBuilder {
+            retry: self.retry,
+            classifier,
+            result_classifier: self.result_classifier,
+        }
+    }
+
+    /// Sets the result classifier: successful values it flags are retried
+    /// like failures of the class it returns.
+    pub fn result_classifier<R2>(self, result_classifier: R2) -> PolicyBuilder<C, R2> {
+        PolicyBuilder {
+            retry: self.retry,
+            classifier: self.classifier,
+            result_classifier,
+        }
+    }
+
+    /// Sets the default strategy (used by classes without their own).
+    pub fn strategy(mut self, strategy: impl Into<Backoff>) -> Self {
+        self.retry.default_strategy = Some(strategy.into());
+        self
+    }
+
+    /// Sets the strategy for one class.
+    pub fn class_strategy(mut self, class: ErrorClass, strategy: impl Into<Backoff>) -> Self {
+        self.retry
+            .class_strategies
+            .set(class, Some(strategy.into()));
+        self
+    }
+
+    /// Sets the total time allowed for a call (default 60 s).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.retry.deadline = deadline;
+        self
+    }
+
+    /// Sets the number of attempts allowed, the first included (default 6).
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.retry.max_attempts = max_attempts;
+        self
+    }
+
+    /// Sets how many `UNKNOWN` failures are tolerated (default 2); the next
+    /// one stops the call.
+    pub fn max_unknown_attempts(mut self, max: u32) -> Self {
+        self.retry.max_unknown_attempts = Some(max);
+        self
+    }
+
+    /// Removes the cap on `UNKNOWN` failures.
+    pub fn unlimited_unknown_attempts(mut self) -> Self {
+        self.retry.max_unknown_attempts = None;
+        self
+    }
+
+    /// Caps the failures of one class; the next one stops the call with
+    /// `MAX_ATTEMPTS_PER_CLASS`. A cap of 0 stops at the first failure.
+    pub fn class_max_attempts(mut self, class: ErrorClass, max: u32) -> Self {
+        self.retry.class_max_attempts.set(class, Some(max));
+        self
+    }
+
+    /// Validates the configuration and builds the policy.
+    pub fn build(self) -> Result<Policy<C, R>, ConfigError> {
+        self.retry.validate()?;
+        Ok(Policy {
+            retry: self.retry,
+            classifier: self.classifier,
+            result_classifier: self.result_classifier,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backoff::{constant, exponential};
+    use std::prelude::rust_2024::*;
+
+    #[test]
+    fn defaults_match_the_reference() {
+        let p = Policy::builder()
+            .strategy(constant(Duration::ZERO))
+            .build()
+            .unwrap();
+        assert_eq!(p.retry().deadline(), Duration::from_secs(60));
+        assert_eq!(p.retry().max_attempts(), 6);
+        assert_eq!(p.retry().max_unknown_attempts(), Some(2));
+        for class in ErrorClass::ALL {
+            assert_eq!(p.retry().class_max_attempts(class), None);
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_typed_errors() {
+        let s = || constant(Duration::from_millis(1));
+        assert_eq!(
+            Policy::builder()
+                .strategy(s())
+                .max_attempts(0)
+                .build()
+                .unwrap_err(),
+            ConfigError::ZeroMaxAttempts
+        );
+        assert_eq!(
+            Policy::builder()
+                .strategy(s())
+                .deadline(Duration::ZERO)
+                .build()
+                .unwrap_err(),
+            ConfigError::ZeroDeadline
+        );
+        assert_eq!(
+            Policy::builder().build().unwrap_err(),
+            ConfigError::NoStrategy
+        );
+        let err = Policy::builder()
+            .class_strategy(ErrorClass::RateLimit, exponential().factor(0.0))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid exponential strategy for RATE_LIMIT: factor must be a finite number >= 1.0 (got 0)"
+        );
+    }
+
+    #[test]
+    fn class_strategies_win_over_the_default() {
+        let p = Policy::builder()
+            .strategy(constant(Duration::from_secs(1)))
+            .class_strategy(ErrorClass::Concurrency, exponential())
+            .build()
+            .unwrap();
+        assert_eq!(
+            p.retry()
+                .strategy_for(ErrorClass::Concurrency)
+                .unwrap()
+                .kind(),
+            "exponential"
+        );
+        assert_eq!(
+            p.retry()
+                .strategy_for(ErrorClass::Transient)
+                .unwrap()
+                .kind(),
+            "constant"
+        );
+
+        let only_class = Policy::builder()
+            .class_strategy(ErrorClass::RateLimit, constant(Duration::ZERO))
+            .build()
+            .unwrap();
+        assert!(
+            only_class
+                .retry()
+                .strategy_for(ErrorClass::Transient)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_default_policy_is_the_validated_quick_preset() {
+        let quick = Policy::quick().build().unwrap();
+        let default = Policy::default();
+        assert!(default.retry().validate().is_ok());
+        assert_eq!(
+            format!("{:?}", quick.retry()),
+            format!("{:?}", default.retry())
+        );
+    }
+
+    #[test]
+    fn huge_values_are_accepted() {
+        let p = Policy::builder()
+            .strategy(constant(Duration::MAX))
+            .deadline(Duration::MAX)
+            .max_attempts(u32::MAX)
+            .build();
+        assert!(p.is_ok());
+    }
+}

@@ -1,0 +1,177 @@
+//! Time as the engine sees it.
+//!
+//! The engine never reads a clock. Runners read one and pass `now` in: a
+//! monotonic [`Duration`] since the clock's own epoch. Only differences
+//! between two readings of the *same* clock mean anything, so shared state
+//! (a budget or a breaker) must be fed by one clock.
+//!
+//! Every sum and difference of times saturates: a deadline of
+//! [`Duration::MAX`] is valid and never overflows.
+
+use core::time::Duration;
+
+/// A monotonic clock: time since an arbitrary, fixed epoch.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let t0 = clock.now();
+/// clock.advance(Duration::from_millis(250));
+/// assert_eq!(clock.now() - t0, Duration::from_millis(250));
+/// ```
+pub trait Clock {
+    /// The current time since this clock's epoch. Never decreases.
+    fn now(&self) -> Duration;
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    #[inline]
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+}
+
+/// The system's monotonic clock (`std::time::Instant`).
+///
+/// All `SystemClock`s in a process share one epoch, so a breaker or budget
+/// shared between threads sees consistent times.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+#[cfg(feature = "std")]
+impl SystemClock {
+    /// The process-wide epoch every `SystemClock` measures from.
+    ///
+    /// It is set on first use and backdated by up to a day where the platform
+    /// allows, so instants taken shortly before first use (for example the
+    /// start of a tokio runtime with paused time) are still after it.
+    pub fn epoch() -> std::time::Instant {
+        static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(|| {
+            let now = std::time::Instant::now();
+            [86_400, 3_600, 60, 1]
+                .into_iter()
+                .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+                .unwrap_or(now)
+        })
+    }
+
+    /// Converts an instant into this clock's time scale (saturating at the epoch).
+    pub fn since_epoch(instant: std::time::Instant) -> Duration {
+        instant.saturating_duration_since(Self::epoch())
+    }
+}
+
+#[cfg(feature = "std")]
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> Duration {
+        Self::since_epoch(std::time::Instant::now())
+    }
+}
+
+/// A clock that only moves when told to: for tests and simulations.
+///
+/// It is `Sync` (the reading is one atomic), so it can be shared with the
+/// code under test and with a sleeper that advances it.
+#[cfg(target_has_atomic = "64")]
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    nanos: core::sync::atomic::AtomicU64,
+}
+
+#[cfg(target_has_atomic = "64")]
+impl ManualClock {
+    /// A clock reading zero.
+    pub const fn new() -> Self {
+        ManualClock {
+            nanos: core::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A clock reading `start`.
+    pub fn starting_at(start: Duration) -> Self {
+        let clock = ManualClock::new();
+        clock.set(start);
+        clock
+    }
+
+    /// Moves the clock forward by `by` (saturating at about 584 years).
+    pub fn advance(&self, by: Duration) {
+        let by = duration_to_nanos(by);
+        let _ = self.nanos.fetch_update(
+            core::sync::atomic::Ordering::AcqRel,
+            core::sync::atomic::Ordering::Acquire,
+            |n| Some(n.saturating_add(by)),
+        );
+    }
+
+    /// Sets the reading; a value earlier than the current one is ignored,
+    /// so the clock stays monotonic.
+    pub fn set(&self, to: Duration) {
+        self.nanos
+            .fetch_max(duration_to_nanos(to), core::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+#[cfg(target_has_atomic = "64")]
+impl Clock for ManualClock {
+    #[inline]
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(core::sync::atomic::Ordering::Acquire))
+    }
+}
+
+/// `d` in nanoseconds, saturating at `u64::MAX`.
+#[inline]
+pub(crate) fn duration_to_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Converts seconds to a duration: NaN and values at or below zero become
+/// zero, values past [`Duration::MAX`] saturate.
+#[inline]
+pub(crate) fn secs_to_duration(secs: f64) -> Duration {
+    if secs > 0.0 {
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    } else {
+        Duration::ZERO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::prelude::rust_2024::*;
+
+    #[test]
+    fn manual_clock_saturates_and_stays_monotonic() {
+        let clock = ManualClock::starting_at(Duration::from_secs(10));
+        clock.set(Duration::from_secs(5));
+        assert_eq!(clock.now(), Duration::from_secs(10));
+        clock.advance(Duration::MAX);
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), Duration::from_nanos(u64::MAX));
+    }
+
+    #[test]
+    fn seconds_conversion_is_total() {
+        assert_eq!(secs_to_duration(f64::NAN), Duration::ZERO);
+        assert_eq!(secs_to_duration(-1.0), Duration::ZERO);
+        assert_eq!(secs_to_duration(f64::INFINITY), Duration::MAX);
+        assert_eq!(secs_to_duration(1e300), Duration::MAX);
+        assert_eq!(secs_to_duration(0.25), Duration::from_millis(250));
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn system_clock_moves_forward() {
+        let a = SystemClock.now();
+        let b = SystemClock.now();
+        assert!(b >= a);
+        assert!(a > Duration::ZERO, "the epoch is backdated");
+    }
+}

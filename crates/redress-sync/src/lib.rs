@@ -1,0 +1,182 @@
+//! The blocking runner of [redress](https://docs.rs/redress).
+//!
+//! [`BlockingPolicy`] adds `call` and `execute` to a
+//! [`Policy`] and to a [`Bound`] call site. The runner is a thin loop around
+//! the `redress-core` engine: it reads the clock, runs the operation, and
+//! sleeps when the engine says so. Every decision is the engine's.
+//!
+//! ```
+//! use std::time::Duration;
+//! use redress_core::{backoff::decorrelated_jitter, ErrorClass, Policy};
+//! use redress_sync::BlockingPolicy;
+//!
+//! let policy = Policy::builder()
+//!     .classifier(|_: &std::io::Error| ErrorClass::Transient)
+//!     .strategy(decorrelated_jitter().base(Duration::from_millis(1)).max(Duration::from_millis(5)))
+//!     .build()?;
+//!
+//! let mut calls = 0;
+//! let value = policy.call(|| {
+//!     calls += 1;
+//!     if calls < 3 { Err(std::io::Error::other("flaky")) } else { Ok(calls) }
+//! })?;
+//! assert_eq!(value, 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Sleeping blocks the thread. In async code use an async runner instead.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::error::Error;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use redress_core::{
+    Action, BlockingSleeper, Bound, Classifier, Clock, Custom, ErrorClassifier, Hooks,
+    NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, SystemClock, ThreadSleeper,
+};
+
+/// Where a blocking call's sleeps go: `()` sleeps the thread, [`Custom`]
+/// uses the caller's [`BlockingSleeper`].
+pub trait SleeperSlot {
+    /// Sleeps for `duration`.
+    fn sleep(&self, duration: Duration);
+}
+
+impl SleeperSlot for () {
+    #[inline]
+    fn sleep(&self, duration: Duration) {
+        ThreadSleeper.sleep(duration);
+    }
+}
+
+impl<S: BlockingSleeper> SleeperSlot for Custom<S> {
+    #[inline]
+    fn sleep(&self, duration: Duration) {
+        self.0.sleep(duration);
+    }
+}
+
+/// Where a blocking call reads time: `()` is the [`SystemClock`],
+/// [`Custom`] the caller's [`Clock`].
+pub trait ClockSlot {
+    /// The current time.
+    fn now(&self) -> Duration;
+}
+
+impl ClockSlot for () {
+    #[inline]
+    fn now(&self) -> Duration {
+        SystemClock.now()
+    }
+}
+
+impl<K: Clock> ClockSlot for Custom<K> {
+    #[inline]
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+}
+
+/// Runs operations under a policy, blocking the current thread.
+///
+/// Implemented for [`Policy`] (no hooks, the system clock, thread sleep) and
+/// for [`Bound`] call sites with their hooks, sleeper and clock.
+pub trait BlockingPolicy<C, R> {
+    /// Runs `operation` until it succeeds or the policy stops it; returns the
+    /// value, or a [`RetryError`] with the stop reason and the last error or
+    /// flagged value.
+    fn call<T, E, F>(&self, operation: F) -> Result<T, RetryError<E, T>>
+    where
+        F: FnMut() -> Result<T, E>,
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        self.execute(operation).into_result()
+    }
+
+    /// Runs `operation` like [`call`](Self::call) and returns the whole
+    /// [`Outcome`].
+    fn execute<T, E, F>(&self, operation: F) -> Outcome<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        C: Classifier<E>,
+        R: ResultClassifier<T>;
+}
+
+impl<C, R> BlockingPolicy<C, R> for Policy<C, R> {
+    fn execute<T, E, F>(&self, operation: F) -> Outcome<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        self.bind().execute(operation)
+    }
+}
+
+impl<C, R, H, S, K> BlockingPolicy<C, R> for Bound<'_, C, R, H, S, K>
+where
+    H: Hooks,
+    S: SleeperSlot,
+    K: ClockSlot,
+{
+    fn execute<T, E, F>(&self, mut operation: F) -> Outcome<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        let clock = self.clock_ref();
+        let sleeper = self.sleeper_ref();
+        let mut rng = self.rng();
+        let (mut exec, mut action) = self.start(clock.now());
+        loop {
+            action = match action {
+                Action::Attempt => {
+                    let result = operation();
+                    exec.record(result, clock.now(), &mut rng)
+                }
+                Action::Sleep(delay) => {
+                    sleeper.sleep(delay);
+                    exec.resume(clock.now())
+                }
+                Action::Done => return exec.finish(clock.now()),
+            };
+        }
+    }
+}
+
+/// The policy behind [`retry`]: [`Policy::default`] (the default
+/// classifier, decorrelated jitter capped at 5 s, deadline 60 s, 6 attempts,
+/// 2 unknown), built once.
+pub fn quick_policy() -> &'static Policy<ErrorClassifier, NoResultClassifier> {
+    static QUICK: OnceLock<Policy> = OnceLock::new();
+    QUICK.get_or_init(Policy::default)
+}
+
+/// Retries `operation` with the reference's one-line defaults: the default
+/// classifier and decorrelated jitter capped at 5 s, inside a 60 s deadline
+/// and 6 attempts.
+///
+/// ```
+/// use redress_sync::retry;
+///
+/// let mut tries = 0;
+/// let n = retry(|| {
+///     tries += 1;
+///     if tries == 1 { Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)) } else { Ok(tries) }
+/// })?;
+/// assert_eq!(n, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn retry<T, E, F>(operation: F) -> Result<T, RetryError<E, T>>
+where
+    F: FnMut() -> Result<T, E>,
+    E: Error + 'static,
+{
+    quick_policy().call(operation)
+}
