@@ -10,7 +10,7 @@
 //!
 //! | strategy | delay | defaults |
 //! |---|---|---|
-//! | [`decorrelated_jitter`] | uniform in `[base, 3 × prev]`, capped at `max` (`prev` starts at `base`) | base 250 ms, max 30 s |
+//! | [`decorrelated_jitter`] | uniform between `base` and `3 × prev`, capped at `max` (`prev` starts at `base`) | base 250 ms, max 30 s |
 //! | [`equal_jitter`] | `cap = min(max, base × 2ⁿ)`, uniform in `[cap/2, cap]` | base 250 ms, max 30 s |
 //! | [`full_jitter`] | uniform in `[0, min(max, base × 2ⁿ)]` | base 250 ms, max 30 s |
 //! | [`token_backoff`] | `cap = min(max, base × 1.5ⁿ)`, uniform in `[cap/2, cap]` | base 250 ms, max 20 s |
@@ -18,6 +18,7 @@
 //! | [`constant`] | the same delay every time | |
 //! | [`schedule`] | the `n`-th listed delay, then the last one repeats | |
 //! | [`retry_after_or`] | the classification's retry-after plus up to `jitter`, else the fallback | jitter 250 ms |
+//! | [`adaptive`] | the fallback's delay × a multiplier that rises with the recent failure rate | window 60 s, target success 0.9, multiplier 1 to 5 |
 //!
 //! Which to pick: decorrelated jitter is the default because it spreads
 //! competing clients best while still growing; equal jitter keeps a floor of
@@ -38,6 +39,7 @@ use crate::class::{Cause, Classification, ErrorClass};
 use crate::rng::uniform;
 use crate::shared::Shared;
 use crate::time::secs_to_duration;
+use crate::window::Window;
 
 /// What a strategy knows when it is asked for a delay.
 ///
@@ -190,6 +192,20 @@ pub enum StrategyProblem {
     /// A schedule lists no delays.
     #[error("a schedule needs at least one delay")]
     EmptySchedule,
+    /// The adaptive window is zero.
+    #[error("the adaptive window must be greater than zero")]
+    ZeroAdaptiveWindow,
+    /// The adaptive success target is not in `(0, 1]`.
+    #[error("target_success must be in (0, 1] (got {0})")]
+    InvalidTargetSuccess(f64),
+    /// The adaptive multipliers are not finite with `1 <= min <= max`.
+    #[error("multipliers must be finite with 1.0 <= min ({min}) <= max ({max})")]
+    InvalidMultipliers {
+        /// The configured minimum.
+        min: f64,
+        /// The configured maximum.
+        max: f64,
+    },
 }
 
 const DEFAULT_BASE: Duration = Duration::from_millis(250);
@@ -222,6 +238,10 @@ fn powu(base: f64, mut exp: u32) -> f64 {
 
 /// `min(max, base * factor^exp)` in seconds.
 fn capped_growth(base: Duration, max: Duration, factor: f64, exp: u32) -> f64 {
+    if base.is_zero() {
+        // Zero stays zero, even when `factor^exp` overflows to infinity.
+        return 0.0;
+    }
     let grown = base.as_secs_f64() * powu(factor, exp);
     let max = max.as_secs_f64();
     if grown.is_nan() || grown > max {
@@ -229,6 +249,13 @@ fn capped_growth(base: Duration, max: Duration, factor: f64, exp: u32) -> f64 {
     } else {
         grown
     }
+}
+
+/// Seconds to a duration, never above `max` (seconds lose precision past
+/// 2^53 ns, so a round trip through `f64` can land just above it).
+#[inline]
+fn at_most(secs: f64, max: Duration) -> Duration {
+    secs_to_duration(secs).min(max)
 }
 
 macro_rules! base_max_setters {
@@ -249,7 +276,9 @@ macro_rules! base_max_setters {
     };
 }
 
-/// Decorrelated jitter: uniform in `[base, 3 × prev]`, capped at `max`.
+/// Decorrelated jitter: uniform between `base` and `3 × prev`, capped at
+/// `max`. (When the previous delay was clamped below `base / 3`, the draw
+/// lies between `3 × prev` and `base`, as in the reference.)
 ///
 /// ```
 /// use core::time::Duration;
@@ -293,7 +322,7 @@ impl Strategy for DecorrelatedJitter {
             _ => base,
         };
         let drawn = uniform(rng, base, prev * 3.0);
-        secs_to_duration(drawn.min(self.max.as_secs_f64()))
+        at_most(drawn, self.max)
     }
 
     fn max_delay(&self) -> Option<Duration> {
@@ -327,7 +356,7 @@ impl EqualJitter {
 impl Strategy for EqualJitter {
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let cap = capped_growth(self.base, self.max, 2.0, ctx.attempt);
-        secs_to_duration(cap / 2.0 + uniform(rng, 0.0, cap / 2.0))
+        at_most(cap / 2.0 + uniform(rng, 0.0, cap / 2.0), self.max)
     }
 
     fn max_delay(&self) -> Option<Duration> {
@@ -361,7 +390,7 @@ impl FullJitter {
 impl Strategy for FullJitter {
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let cap = capped_growth(self.base, self.max, 2.0, ctx.attempt);
-        secs_to_duration(uniform(rng, 0.0, cap))
+        at_most(uniform(rng, 0.0, cap), self.max)
     }
 
     fn max_delay(&self) -> Option<Duration> {
@@ -398,7 +427,7 @@ impl TokenBackoff {
 impl Strategy for TokenBackoff {
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let cap = capped_growth(self.base, self.max, 1.5, ctx.attempt);
-        secs_to_duration(uniform(rng, cap / 2.0, cap))
+        at_most(uniform(rng, cap / 2.0, cap), self.max)
     }
 
     fn max_delay(&self) -> Option<Duration> {
@@ -447,7 +476,10 @@ impl Exponential {
 impl Strategy for Exponential {
     fn delay(&self, ctx: &BackoffContext<'_>, _rng: &mut dyn Rng) -> Duration {
         let exp = ctx.attempt.saturating_sub(1);
-        secs_to_duration(capped_growth(self.base, self.max, self.factor, exp))
+        at_most(
+            capped_growth(self.base, self.max, self.factor, exp),
+            self.max,
+        )
     }
 
     fn max_delay(&self) -> Option<Duration> {
@@ -541,7 +573,7 @@ impl Strategy for Schedule {
 /// all return at once.
 #[derive(Clone, Debug)]
 pub struct RetryAfterOr {
-    fallback: Curve,
+    fallback: Backoff,
     jitter: Duration,
 }
 
@@ -557,7 +589,7 @@ pub struct RetryAfterOr {
 /// ```
 pub fn retry_after_or(fallback: impl Into<Backoff>) -> RetryAfterOr {
     RetryAfterOr {
-        fallback: fallback.into().curve,
+        fallback: fallback.into(),
         jitter: DEFAULT_BASE,
     }
 }
@@ -657,6 +689,8 @@ impl Curve {
 #[derive(Clone, Debug)]
 pub struct Backoff {
     curve: Curve,
+    /// When set, the curve's delays are scaled by this state's multiplier.
+    adaptive: Option<Shared<AdaptiveState>>,
     /// When set, retry-after hints win, plus up to this much jitter.
     retry_after_jitter: Option<Duration>,
 }
@@ -665,8 +699,23 @@ impl Backoff {
     fn plain(curve: Curve) -> Self {
         Backoff {
             curve,
+            adaptive: None,
             retry_after_jitter: None,
         }
+    }
+
+    /// `fallback` scaled by the multiplier of a shared, program-long
+    /// adaptive state (no allocation); with `alloc`, `adaptive(..)` is
+    /// simpler.
+    pub fn adaptive_static(fallback: impl Into<Backoff>, state: &'static AdaptiveState) -> Self {
+        let mut b = fallback.into();
+        b.adaptive = Some(Shared::Static(state));
+        b
+    }
+
+    /// The adaptive state, when the strategy is adaptive.
+    pub fn adaptive_state(&self) -> Option<&AdaptiveState> {
+        self.adaptive.as_deref()
     }
 
     /// A custom strategy, shared behind an `Arc`.
@@ -698,12 +747,15 @@ impl Backoff {
     pub fn kind(&self) -> &'static str {
         if self.retry_after_jitter.is_some() {
             "retry_after_or"
+        } else if self.adaptive.is_some() {
+            "adaptive"
         } else {
             self.curve.kind()
         }
     }
 
-    /// The kind of the strategy used when there is no retry-after hint.
+    /// The kind of the underlying curve (without retry-after or adaptive
+    /// scaling).
     pub fn fallback_kind(&self) -> &'static str {
         self.curve.kind()
     }
@@ -717,14 +769,21 @@ impl Backoff {
     /// that honor retry-after hints are unbounded (the server decides); the
     /// engine still clamps every delay to the deadline.
     pub fn max_delay(&self) -> Option<Duration> {
-        match self.retry_after_jitter {
-            Some(_) => None,
-            None => self.curve.strategy().max_delay(),
+        if self.retry_after_jitter.is_some() {
+            return None;
         }
+        let max = self.curve.strategy().max_delay()?;
+        Some(match &self.adaptive {
+            Some(state) => secs_to_duration(max.as_secs_f64() * state.max_multiplier),
+            None => max,
+        })
     }
 
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), StrategyProblem> {
+        if let Some(state) = &self.adaptive {
+            state.validate()?;
+        }
         self.curve.validate()
     }
 }
@@ -740,12 +799,19 @@ impl Strategy for Backoff {
             } else {
                 uniform(rng, 0.0, jitter.as_secs_f64())
             };
-            return hint.saturating_add(secs_to_duration(extra));
+            return hint.saturating_add(at_most(extra, jitter));
         }
-        self.curve.strategy().delay(ctx, rng)
+        let delay = self.curve.strategy().delay(ctx, rng);
+        match &self.adaptive {
+            Some(state) => secs_to_duration(delay.as_secs_f64() * state.multiplier(ctx.now)),
+            None => delay,
+        }
     }
 
     fn observe(&self, observation: Observation, now: Duration) {
+        if let Some(state) = &self.adaptive {
+            state.record(observation, now);
+        }
         self.curve.strategy().observe(observation, now);
     }
 
@@ -774,12 +840,223 @@ into_backoff! {
     Schedule => Schedule,
 }
 
+/// Closures are strategies: `.strategy(|ctx: &BackoffContext<'_>| ..)`.
+#[cfg(feature = "alloc")]
+impl<F> From<F> for Backoff
+where
+    F: Fn(&BackoffContext<'_>) -> Duration + Send + Sync + 'static,
+{
+    fn from(f: F) -> Self {
+        Backoff::custom(f)
+    }
+}
+
 impl From<RetryAfterOr> for Backoff {
     fn from(s: RetryAfterOr) -> Self {
         Backoff {
-            curve: s.fallback,
+            curve: s.fallback.curve,
+            adaptive: s.fallback.adaptive,
             retry_after_jitter: Some(s.jitter),
         }
+    }
+}
+
+/// The shared state of an [`adaptive`] strategy: recent successes and
+/// failures over a rolling window, lock-free.
+///
+/// The multiplier is `min` while the failure rate is at or below
+/// `1 - target_success`, and rises linearly to `max` as the failure rate
+/// approaches 100%. Like the reference, it learns from the calls that
+/// needed it: a failure handed to the strategy, and the success of a call
+/// that had retried with it.
+#[derive(Debug)]
+pub struct AdaptiveState {
+    window: Duration,
+    target_success: f64,
+    min_multiplier: f64,
+    max_multiplier: f64,
+    successes: Window,
+    failures: Window,
+}
+
+impl AdaptiveState {
+    /// A state with the given window, success target and multiplier range.
+    /// Parameters are checked when a policy using it is built.
+    #[cfg(not(loom))]
+    pub const fn new(
+        window: Duration,
+        target_success: f64,
+        min_multiplier: f64,
+        max_multiplier: f64,
+    ) -> Self {
+        AdaptiveState {
+            window,
+            target_success,
+            min_multiplier,
+            max_multiplier,
+            successes: Window::new(window),
+            failures: Window::new(window),
+        }
+    }
+
+    /// A state with the given window, success target and multiplier range.
+    #[cfg(loom)]
+    pub fn new(
+        window: Duration,
+        target_success: f64,
+        min_multiplier: f64,
+        max_multiplier: f64,
+    ) -> Self {
+        AdaptiveState {
+            window,
+            target_success,
+            min_multiplier,
+            max_multiplier,
+            successes: Window::new(window),
+            failures: Window::new(window),
+        }
+    }
+
+    /// The current multiplier.
+    pub fn multiplier(&self, now: Duration) -> f64 {
+        let failures = self.failures.sum(now) as f64;
+        let total = failures + self.successes.sum(now) as f64;
+        if total == 0.0 {
+            return self.min_multiplier;
+        }
+        let failure_rate = failures / total;
+        let target_failure = 1.0 - self.target_success;
+        if failure_rate <= target_failure {
+            return self.min_multiplier;
+        }
+        if target_failure >= 1.0 {
+            return self.max_multiplier;
+        }
+        let frac = (failure_rate - target_failure) / (1.0 - target_failure);
+        let m = self.min_multiplier + frac * (self.max_multiplier - self.min_multiplier);
+        m.clamp(self.min_multiplier, self.max_multiplier)
+    }
+
+    /// The rolling window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The success rate below which backoff stretches.
+    pub fn target_success(&self) -> f64 {
+        self.target_success
+    }
+
+    /// The multiplier range.
+    pub fn multipliers(&self) -> (f64, f64) {
+        (self.min_multiplier, self.max_multiplier)
+    }
+
+    fn record(&self, observation: Observation, now: Duration) {
+        match observation {
+            Observation::Success => {
+                self.successes.add(now);
+            }
+            Observation::Failure(_) => {
+                self.failures.add(now);
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), StrategyProblem> {
+        if self.window.is_zero() {
+            return Err(StrategyProblem::ZeroAdaptiveWindow);
+        }
+        if !(self.target_success > 0.0 && self.target_success <= 1.0) {
+            return Err(StrategyProblem::InvalidTargetSuccess(self.target_success));
+        }
+        let (min, max) = (self.min_multiplier, self.max_multiplier);
+        if !(min.is_finite() && max.is_finite() && min >= 1.0 && max >= min) {
+            return Err(StrategyProblem::InvalidMultipliers { min, max });
+        }
+        Ok(())
+    }
+}
+
+/// Adaptive backoff: a fallback strategy whose delays stretch as the recent
+/// failure rate rises (the reference's `adaptive`).
+///
+/// Defaults: window 60 s, target success 0.9, multipliers 1.0 to 5.0.
+/// Retry-after hints, when honored, are not stretched: the server said when.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::backoff::{adaptive, equal_jitter, Backoff};
+///
+/// let b: Backoff = adaptive(equal_jitter()).target_success(0.95).max_multiplier(4.0).into();
+/// assert_eq!(b.kind(), "adaptive");
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug)]
+pub struct Adaptive {
+    fallback: Backoff,
+    window: Duration,
+    target_success: f64,
+    min_multiplier: f64,
+    max_multiplier: f64,
+}
+
+/// Wraps `fallback` in adaptive scaling; see [`Adaptive`]. (Without
+/// `alloc`, use [`Backoff::adaptive_static`].)
+#[cfg(feature = "alloc")]
+pub fn adaptive(fallback: impl Into<Backoff>) -> Adaptive {
+    Adaptive {
+        fallback: fallback.into(),
+        window: Duration::from_secs(60),
+        target_success: 0.9,
+        min_multiplier: 1.0,
+        max_multiplier: 5.0,
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Adaptive {
+    /// How far back successes and failures are remembered (default 60 s).
+    #[must_use]
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// The success rate below which delays stretch (default 0.9).
+    #[must_use]
+    pub fn target_success(mut self, target: f64) -> Self {
+        self.target_success = target;
+        self
+    }
+
+    /// The multiplier when healthy (default 1.0, at least 1.0).
+    #[must_use]
+    pub fn min_multiplier(mut self, min: f64) -> Self {
+        self.min_multiplier = min;
+        self
+    }
+
+    /// The multiplier when everything fails (default 5.0).
+    #[must_use]
+    pub fn max_multiplier(mut self, max: f64) -> Self {
+        self.max_multiplier = max;
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<Adaptive> for Backoff {
+    fn from(a: Adaptive) -> Self {
+        let state = AdaptiveState::new(
+            a.window,
+            a.target_success,
+            a.min_multiplier,
+            a.max_multiplier,
+        );
+        let mut b = a.fallback;
+        b.adaptive = Some(Shared::Arc(alloc::sync::Arc::new(state)));
+        b
     }
 }
 
@@ -938,6 +1215,76 @@ mod tests {
         let s = Backoff::custom_static(&FIXED);
         assert_eq!(draw(&s, 1, None, &mut rng), ms(5));
         assert_eq!(s.max_delay(), Some(ms(5)));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn adaptive_stretches_with_the_failure_rate() {
+        let b: Backoff = adaptive(constant(ms(100)))
+            .target_success(0.5)
+            .min_multiplier(1.0)
+            .max_multiplier(3.0)
+            .into();
+        assert_eq!(b.kind(), "adaptive");
+        assert_eq!(b.max_delay(), Some(ms(300)));
+        let mut rng = FastRng::seeded(1);
+        let c = Classification::new(ErrorClass::Transient);
+        let at = |now| BackoffContext::new(1, &c).with_now(now);
+        let t = Duration::from_secs(1);
+        // No history: the minimum.
+        assert_eq!(b.delay(&at(t), &mut rng), ms(100));
+        // 50% failures: at the target, still the minimum.
+        b.observe(Observation::Failure(ErrorClass::Transient), t);
+        b.observe(Observation::Success, t);
+        assert_eq!(b.delay(&at(t), &mut rng), ms(100));
+        // 100% failures in the window: the maximum.
+        let later = Duration::from_secs(200);
+        b.observe(Observation::Failure(ErrorClass::Transient), later);
+        assert_eq!(b.delay(&at(later), &mut rng), ms(300));
+        // 75% failures: halfway from 1.0 to 3.0.
+        b.observe(Observation::Failure(ErrorClass::Transient), later);
+        b.observe(Observation::Failure(ErrorClass::Transient), later);
+        b.observe(Observation::Success, later);
+        assert_eq!(b.delay(&at(later), &mut rng), ms(200));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn adaptive_parameters_are_validated() {
+        let bad: Backoff = adaptive(constant(ms(1))).target_success(0.0).into();
+        assert_eq!(
+            bad.validate(),
+            Err(StrategyProblem::InvalidTargetSuccess(0.0))
+        );
+        let bad: Backoff = adaptive(constant(ms(1))).max_multiplier(0.5).into();
+        assert!(matches!(
+            bad.validate(),
+            Err(StrategyProblem::InvalidMultipliers { .. })
+        ));
+        let bad: Backoff = adaptive(constant(ms(1))).window(Duration::ZERO).into();
+        assert_eq!(bad.validate(), Err(StrategyProblem::ZeroAdaptiveWindow));
+    }
+
+    #[test]
+    fn adaptive_without_an_allocator_uses_a_static_state() {
+        static STATE: AdaptiveState = AdaptiveState::new(Duration::from_secs(60), 0.9, 1.0, 2.0);
+        let b = Backoff::adaptive_static(constant(ms_const(10)), &STATE);
+        assert_eq!(b.validate(), Ok(()));
+        assert_eq!(b.max_delay(), Some(ms(20)));
+    }
+
+    #[test]
+    fn retry_after_hints_are_not_stretched() {
+        static STATE: AdaptiveState = AdaptiveState::new(Duration::from_secs(60), 0.9, 1.0, 2.0);
+        let b: Backoff = retry_after_or(Backoff::adaptive_static(constant(ms_const(10)), &STATE))
+            .jitter(Duration::ZERO)
+            .into();
+        STATE.record(Observation::Failure(ErrorClass::RateLimit), Duration::ZERO);
+        let mut rng = FastRng::seeded(1);
+        let hinted = Classification::new(ErrorClass::RateLimit).with_retry_after(ms(500));
+        assert_eq!(b.delay(&BackoffContext::new(1, &hinted), &mut rng), ms(500));
+        let plain = Classification::new(ErrorClass::RateLimit);
+        assert_eq!(b.delay(&BackoffContext::new(1, &plain), &mut rng), ms(20));
     }
 
     #[test]

@@ -37,7 +37,6 @@ use crate::sleep::Custom;
 /// assert_eq!(fetch_user.operation_name(), Some("fetch_user"));
 /// # Ok::<(), redress_core::ConfigError>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
 #[must_use = "a bound handle does nothing until a runner calls through it"]
 pub struct Bound<'a, C, R, H = (), S = (), K = ()> {
     policy: &'a Policy<C, R>,
@@ -47,6 +46,39 @@ pub struct Bound<'a, C, R, H = (), S = (), K = ()> {
     clock: K,
     seed: Option<u64>,
     capture_timeline: bool,
+}
+
+// Manual impls: the policy is only borrowed, so `C` and `R` need not be
+// `Clone` for the handle to be.
+impl<C, R, H: Clone, S: Clone, K: Clone> Clone for Bound<'_, C, R, H, S, K> {
+    fn clone(&self) -> Self {
+        Bound {
+            policy: self.policy,
+            operation: self.operation,
+            hooks: self.hooks.clone(),
+            sleeper: self.sleeper.clone(),
+            clock: self.clock.clone(),
+            seed: self.seed,
+            capture_timeline: self.capture_timeline,
+        }
+    }
+}
+
+impl<C, R, H: Copy, S: Copy, K: Copy> Copy for Bound<'_, C, R, H, S, K> {}
+
+impl<C, R, H: core::fmt::Debug, S: core::fmt::Debug, K: core::fmt::Debug> core::fmt::Debug
+    for Bound<'_, C, R, H, S, K>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Bound")
+            .field("operation", &self.operation)
+            .field("hooks", &self.hooks)
+            .field("sleeper", &self.sleeper)
+            .field("clock", &self.clock)
+            .field("seed", &self.seed)
+            .field("capture_timeline", &self.capture_timeline)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C, R> Policy<C, R> {
@@ -191,6 +223,11 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
         self
     }
 
+    /// Whether each call records a timeline.
+    pub fn captures_timeline(&self) -> bool {
+        self.capture_timeline
+    }
+
     /// The policy.
     pub fn policy(&self) -> &'a Policy<C, R> {
         self.policy
@@ -230,15 +267,7 @@ impl<'a, C, R, H: Hooks, S, K> Bound<'a, C, R, H, S, K> {
     /// Starts one call at `now`: the engine's state machine and its first
     /// action. Runners drive it; see [`Execution`].
     pub fn start<T, E>(&self, now: Duration) -> (Execution<'_, C, R, H, T, E>, Action) {
-        let mut exec = Execution::new(
-            &self.policy.retry,
-            &self.policy.classifier,
-            &self.policy.result_classifier,
-            &self.hooks,
-            self.operation,
-            self.capture_timeline,
-            now,
-        );
+        let mut exec = Execution::new(self, now);
         let action = exec.begin(now);
         (exec, action)
     }

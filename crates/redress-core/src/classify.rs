@@ -620,6 +620,53 @@ impl<E: Error + 'static, L: StatusLookup> Classifier<E> for ErrorClassifier<L> {
     }
 }
 
+/// An [`ErrorClassifier`] for type-erased errors: `Box<dyn Error + Send +
+/// Sync>`, `Box<dyn Error>` and `dyn Error` (which do not implement `Error`
+/// themselves, so the plain classifier cannot take them). Made by
+/// [`ErrorClassifier::dyn_errors`].
+///
+#[cfg_attr(feature = "alloc", doc = "```")]
+#[cfg_attr(not(feature = "alloc"), doc = "```ignore")]
+/// use redress_core::{default_classifier, Classifier, ErrorClass, ServerError};
+///
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// let classifier = default_classifier().dyn_errors();
+/// let boxed: BoxError = Box::new(ServerError::default());
+/// assert_eq!(classifier.classify(&boxed).class, ErrorClass::ServerError);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct DynErrors<L = ()>(ErrorClassifier<L>);
+
+impl<L> ErrorClassifier<L> {
+    /// This classifier, for boxed and `dyn` errors (for `anyhow::Error`, use
+    /// a closure: `|e: &anyhow::Error| c.classify_dyn(e.as_ref())`).
+    pub fn dyn_errors(self) -> DynErrors<L> {
+        DynErrors(self)
+    }
+}
+
+impl<L: StatusLookup> Classifier<dyn Error + 'static> for DynErrors<L> {
+    fn classify(&self, error: &(dyn Error + 'static)) -> Classification {
+        self.0.classify_dyn(error)
+    }
+}
+
+impl<L: StatusLookup> Classifier<dyn Error + Send + Sync + 'static> for DynErrors<L> {
+    fn classify(&self, error: &(dyn Error + Send + Sync + 'static)) -> Classification {
+        self.0.classify_dyn(error)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<L: StatusLookup, T: ?Sized> Classifier<alloc::boxed::Box<T>> for DynErrors<L>
+where
+    DynErrors<L>: Classifier<T>,
+{
+    fn classify(&self, error: &alloc::boxed::Box<T>) -> Classification {
+        Classifier::<T>::classify(self, error)
+    }
+}
+
 /// Longest `source()` chain walked (guards against cycles).
 const MAX_CHAIN: usize = 32;
 
@@ -668,7 +715,7 @@ pub fn io_kind_class(kind: std::io::ErrorKind) -> Option<ErrorClass> {
 }
 
 /// `my_crate::errors::TimeoutError<T>` -> `TimeoutError`.
-fn short_type_name(full: &str) -> &str {
+pub(crate) fn short_type_name(full: &str) -> &str {
     let without_generics = full.split('<').next().unwrap_or(full);
     without_generics
         .rsplit("::")

@@ -39,14 +39,24 @@
 //! The abort check also runs before every attempt and after every failure.
 //! After a sleep, a call whose deadline passed (the sleeper overslept) stops
 //! with `DEADLINE_EXCEEDED`.
+//!
+//! Hooks: `on_attempt_end` runs once per attempt, when its fate is certain
+//! (for a retried attempt that is after the sleep, as in the reference);
+//! `decide_sleep` and `before_sleep` receive the same [`BackoffContext`]
+//! the strategy did.
 
 use core::time::Duration;
 
 use rand_core::Rng;
 
 use crate::backoff::{BackoffContext, Observation, Strategy};
+use crate::bind::Bound;
+#[cfg(target_has_atomic = "64")]
+use crate::breaker::{CircuitBreaker, Permit, Transition};
 use crate::class::{Cause, Classification, ErrorClass, PerClass};
-use crate::classify::{Classifier, ResultClassifier};
+use crate::classify::{Classifier, ResultClassifier, short_type_name};
+#[cfg(target_has_atomic = "64")]
+use crate::event::CircuitState;
 use crate::event::{Event, EventKind, StopReason};
 use crate::hooks::{AttemptDecision, AttemptEnd, AttemptStart, Hooks, SleepDecision};
 use crate::outcome::{Failure, Outcome};
@@ -175,6 +185,14 @@ impl Run {
             now,
         };
         let delay = strategy.delay(&ctx, rng).min(remaining);
+
+        #[cfg(target_has_atomic = "64")]
+        if let Some(budget) = retry.budget() {
+            if !budget.try_withdraw(now) {
+                return Decision::Stop(StopReason::BudgetExhausted);
+            }
+        }
+
         self.prev_delay = Some(delay);
         Decision::Retry(delay)
     }
@@ -194,6 +212,10 @@ pub struct Execution<'a, C, R, H, T, E> {
     operation: Option<&'a str>,
     #[cfg(feature = "alloc")]
     recorder: Option<crate::timeline::Recorder>,
+    #[cfg(target_has_atomic = "64")]
+    breaker: Option<&'a CircuitBreaker>,
+    #[cfg(target_has_atomic = "64")]
+    permit: Option<Permit<'a>>,
     run: Run,
     phase: Phase,
     last: Failure<E, T>,
@@ -212,26 +234,22 @@ impl<C, R, H, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
 }
 
 impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        retry: &'a RetryConfig,
-        classifier: &'a C,
-        result_classifier: &'a R,
-        hooks: &'a H,
-        operation: Option<&'a str>,
-        capture_timeline: bool,
-        now: Duration,
-    ) -> Self {
-        #[cfg(not(feature = "alloc"))]
-        let _ = capture_timeline;
+    pub(crate) fn new<S, K>(bound: &'a Bound<'a, C, R, H, S, K>, now: Duration) -> Self {
+        let policy = bound.policy();
         Execution {
-            retry,
-            classifier,
-            result_classifier,
-            hooks,
-            operation,
+            retry: policy.retry(),
+            classifier: policy.classifier(),
+            result_classifier: policy.result_classifier(),
+            hooks: bound.hooks_ref(),
+            operation: bound.operation_name(),
             #[cfg(feature = "alloc")]
-            recorder: capture_timeline.then(crate::timeline::Recorder::default),
+            recorder: bound
+                .captures_timeline()
+                .then(crate::timeline::Recorder::default),
+            #[cfg(target_has_atomic = "64")]
+            breaker: policy.circuit_breaker(),
+            #[cfg(target_has_atomic = "64")]
+            permit: None,
             run: Run::new(now),
             phase: Phase::Ready,
             last: Failure::NotAttempted,
@@ -239,13 +257,38 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
     }
 
-    /// The first action of the call. Calling it again has no effect beyond
-    /// returning the current action.
+    /// The first action of the call: the breaker's admission, then the
+    /// first attempt. Calling it again has no effect beyond returning the
+    /// current action.
     pub fn begin(&mut self, now: Duration) -> Action {
-        match self.phase {
-            Phase::Ready => self.begin_attempt(now),
-            _ => self.current_action(),
+        if self.phase != Phase::Ready {
+            return self.current_action();
         }
+        #[cfg(target_has_atomic = "64")]
+        if let Some(breaker) = self.breaker {
+            match breaker.try_acquire(now) {
+                Err(rejected) => {
+                    self.run.stop = Some(StopReason::CircuitOpen);
+                    self.run.next_delay = rejected.retry_in;
+                    self.phase = Phase::Done;
+                    let mut event = Event::new(EventKind::CircuitRejected, 0);
+                    event.state = Some(rejected.state);
+                    self.emit(event, now);
+                    return Action::Done;
+                }
+                Ok(permit) => {
+                    if let Some(transition) = permit.transition() {
+                        self.emit_transition(transition, now);
+                    }
+                    self.permit = Some(permit);
+                }
+            }
+        }
+        #[cfg(target_has_atomic = "64")]
+        if let Some(budget) = self.retry.budget() {
+            budget.on_call(now);
+        }
+        self.begin_attempt(now)
     }
 
     /// The attempts started so far.
@@ -322,6 +365,9 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             self.stop_after_failure(StopReason::DeadlineExceeded, now);
             return Action::Done;
         }
+        // The attempt that failed ends once its retry is certain: after the
+        // sleep, as in the reference.
+        self.attempt_end(AttemptDecision::Retry, self.run.prev_delay, now);
         self.begin_attempt(now)
     }
 
@@ -329,6 +375,8 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// stopped driving it) reports the last failure with the stop reason
     /// `ABORTED`.
     pub fn finish(mut self, now: Duration) -> Outcome<T, E> {
+        #[cfg(target_has_atomic = "64")]
+        self.record_in_breaker(now);
         let elapsed = self.run.elapsed(now);
         #[cfg(feature = "alloc")]
         let timeline = self
@@ -359,6 +407,40 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             #[cfg(feature = "alloc")]
             timeline,
         }
+    }
+
+    /// One record per call: success, cancellation (aborted), or a failure of
+    /// the last class.
+    #[cfg(target_has_atomic = "64")]
+    fn record_in_breaker(&mut self, now: Duration) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let transition = if self.value.is_some() {
+            permit.record_success(now)
+        } else if matches!(self.run.stop, Some(StopReason::Aborted) | None) {
+            permit.cancel();
+            None
+        } else {
+            let class = self.run.last.map_or(ErrorClass::Unknown, |(c, _)| c.class);
+            permit.record_failure(class, now)
+        };
+        if let Some(transition) = transition {
+            self.emit_transition(transition, now);
+        }
+    }
+
+    #[cfg(target_has_atomic = "64")]
+    fn emit_transition(&self, transition: Transition, now: Duration) {
+        let kind = match transition.to {
+            CircuitState::Open => EventKind::CircuitOpened,
+            CircuitState::HalfOpen => EventKind::CircuitHalfOpen,
+            CircuitState::Closed => EventKind::CircuitClosed,
+        };
+        let mut event = Event::new(kind, 0);
+        event.state = Some(transition.to);
+        event.class = transition.class;
+        self.emit(event, now);
     }
 
     fn current_action(&self) -> Action {
@@ -412,6 +494,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             self.abort(now);
             return Action::Done;
         }
+        let prev_delay = self.run.prev_delay;
         let delay = match self.run.decide(self.retry, classification, cause, now, rng) {
             Decision::Stop(reason) => {
                 self.stop_after_failure(reason, now);
@@ -428,10 +511,11 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             self.abort(now);
             return Action::Done;
         }
+        // The hooks see what the strategy saw.
         let ctx = BackoffContext {
             attempt: self.run.attempt,
             classification,
-            prev_delay: self.run.prev_delay,
+            prev_delay,
             remaining: self.remaining(now),
             cause,
             now,
@@ -440,7 +524,6 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             SleepDecision::Sleep => {
                 self.hooks.before_sleep(&ctx, delay);
                 self.phase = Phase::Sleeping;
-                self.attempt_end(AttemptDecision::Retry, Some(delay), now);
                 Action::Sleep(delay)
             }
             SleepDecision::Defer => {
@@ -488,6 +571,9 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if let Some((c, cause)) = &self.run.last {
             event.class = Some(c.class);
             event.cause = Some(*cause);
+            if *cause == Cause::Error {
+                event.error_type = Some(short_type_name(core::any::type_name::<E>()));
+            }
         }
         event
     }

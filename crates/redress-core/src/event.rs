@@ -6,6 +6,7 @@
 //! | tag | values |
 //! |---|---|
 //! | `class` | an [`ErrorClass`] name (`RATE_LIMIT`, ...) |
+//! | `err` | the type name of the last error (`Error`, `TimeoutError`, ...), on failures caused by an error |
 //! | `cause` | `exception` or `result` |
 //! | `stop_reason` | a [`StopReason`] name (`MAX_ATTEMPTS_GLOBAL`, ...) |
 //! | `state` | `closed`, `open` or `half_open` (breaker events) |
@@ -229,6 +230,9 @@ pub struct Event<'a> {
     pub class: Option<ErrorClass>,
     /// Whether the last failure was an error or a flagged result.
     pub cause: Option<Cause>,
+    /// The short type name of the last error (the reference's `err` tag),
+    /// when the last failure was an error.
+    pub error_type: Option<&'static str>,
     /// Why the call stopped, on stop events.
     pub stop_reason: Option<StopReason>,
     /// The breaker state, on breaker events.
@@ -250,6 +254,7 @@ impl<'a> Event<'a> {
             delay: Duration::ZERO,
             class: None,
             cause: None,
+            error_type: None,
             stop_reason: None,
             state: None,
             operation: None,
@@ -262,6 +267,7 @@ impl<'a> Event<'a> {
     pub fn tags(&self) -> Tags<'a> {
         Tags {
             class: self.class,
+            err: self.error_type,
             cause: self.cause,
             stop_reason: self.stop_reason,
             state: self.state,
@@ -292,6 +298,8 @@ impl<'a> Event<'a> {
 pub struct Tags<'a> {
     /// `class`.
     pub class: Option<ErrorClass>,
+    /// `err`.
+    pub err: Option<&'static str>,
     /// `cause`.
     pub cause: Option<Cause>,
     /// `stop_reason`.
@@ -303,12 +311,14 @@ pub struct Tags<'a> {
 }
 
 impl<'a> Tags<'a> {
-    /// The set tags as `(name, value)` pairs, in a fixed order.
+    /// The set tags as `(name, value)` pairs, in the reference's order:
+    /// `class`, `err`, `stop_reason`, `cause`, `state`, `operation`.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'a str)> + use<'a> {
         [
             ("class", self.class.map(ErrorClass::name)),
-            ("cause", self.cause.map(Cause::as_str)),
+            ("err", self.err),
             ("stop_reason", self.stop_reason.map(StopReason::as_str)),
+            ("cause", self.cause.map(Cause::as_str)),
             ("state", self.state.map(CircuitState::as_str)),
             ("operation", self.operation),
         ]
@@ -338,7 +348,58 @@ pub struct LogFields<'e, 'a> {
     event: &'e Event<'a>,
 }
 
-impl LogFields<'_, '_> {
+/// The value of one log field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FieldValue<'a> {
+    /// A count (`attempt`).
+    Count(u32),
+    /// Seconds (`sleep_s`, `retry_after_s`).
+    Seconds(f64),
+    /// A tag value.
+    Str(&'a str),
+}
+
+impl fmt::Display for FieldValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Count(n) => write!(f, "{n}"),
+            FieldValue::Seconds(s) => write!(f, "{s}"),
+            FieldValue::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+impl<'a> LogFields<'_, 'a> {
+    /// Every field as `(name, value)`, in the order `Display` prints them:
+    /// `attempt`, `sleep_s`, the set tags, then `retry_after_s` when present.
+    ///
+    /// ```
+    /// use redress_core::{Event, EventKind, FieldValue};
+    ///
+    /// let e = Event::new(EventKind::Success, 3);
+    /// let fields: Vec<_> = e.log_fields().iter().collect();
+    /// assert_eq!(fields, [("attempt", FieldValue::Count(3)), ("sleep_s", FieldValue::Seconds(0.0))]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, FieldValue<'a>)> + use<'a> {
+        let head = [
+            ("attempt", FieldValue::Count(self.event.attempt)),
+            (
+                "sleep_s",
+                FieldValue::Seconds(self.event.delay.as_secs_f64()),
+            ),
+        ];
+        let tags = self
+            .event
+            .tags()
+            .iter()
+            .map(|(k, v)| (k, FieldValue::Str(v)));
+        let retry_after = self
+            .retry_after()
+            .map(|ra| ("retry_after_s", FieldValue::Seconds(ra.as_secs_f64())));
+        head.into_iter().chain(tags).chain(retry_after)
+    }
+
     /// The retry-after hint, reported on `retry` events that had one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.event.kind {
@@ -350,17 +411,11 @@ impl LogFields<'_, '_> {
 
 impl fmt::Display for LogFields<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "attempt={} sleep_s={}",
-            self.event.attempt,
-            self.event.delay.as_secs_f64()
-        )?;
-        for (k, v) in self.event.tags().iter() {
-            write!(f, " {k}={v}")?;
-        }
-        if let Some(ra) = self.retry_after() {
-            write!(f, " retry_after_s={}", ra.as_secs_f64())?;
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{k}={v}")?;
         }
         Ok(())
     }

@@ -77,6 +77,10 @@ extern crate std;
 
 pub mod backoff;
 mod bind;
+#[cfg(target_has_atomic = "64")]
+pub mod breaker;
+#[cfg(target_has_atomic = "64")]
+pub mod budget;
 mod class;
 mod classify;
 mod engine;
@@ -90,24 +94,32 @@ mod sleep;
 mod time;
 #[cfg(feature = "alloc")]
 mod timeline;
+#[cfg(target_has_atomic = "64")]
+mod window;
 
 pub use backoff::{Backoff, BackoffContext, Observation, Strategy, StrategyProblem};
 pub use bind::Bound;
+#[cfg(target_has_atomic = "64")]
+pub use breaker::CircuitBreaker;
+#[cfg(target_has_atomic = "64")]
+pub use budget::{Budget, RatioBudget, RollingBudget};
 pub use class::{Cause, Classification, Details, ErrorClass, PerClass, UnknownClassError};
 #[cfg(feature = "std")]
 pub use classify::io_kind_class;
 pub use classify::{
-    Classifier, ConcurrencyError, ErrorClassifier, NoResultClassifier, PermanentError,
+    Classifier, ConcurrencyError, DynErrors, ErrorClassifier, NoResultClassifier, PermanentError,
     RateLimitError, ResultClassifier, ServerError, StatusCode, StatusError, StatusLookup, StatusOf,
     class_for_status, default_classifier, strict_classifier,
 };
 pub use engine::{Action, Execution};
-pub use event::{CircuitState, Event, EventKind, LogFields, StopReason, Tags};
+pub use event::{CircuitState, Event, EventKind, FieldValue, LogFields, StopReason, Tags};
 pub use hooks::{
     AbortIf, AbortSignal, AttemptDecision, AttemptEnd, AttemptStart, BeforeSleep, DecideSleep,
     Hooks, OnAttemptEnd, OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
 };
 pub use outcome::{Failure, Outcome, RetryError};
+#[cfg(target_has_atomic = "64")]
+pub use policy::IntoSharedBudget;
 pub use policy::{ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy};
 pub use rand_core::Rng;
 pub use rng::FastRng;

@@ -19,8 +19,9 @@ pub enum Failure<E, T> {
     Error(E),
     /// The last value the result classifier flagged.
     Value(T),
-    /// The operation never ran: the call was aborted before its first attempt
-    /// or rejected by a circuit breaker.
+    /// No attempt finished: the call was rejected by a circuit breaker,
+    /// aborted before its first attempt, or abandoned by its runner while an
+    /// attempt was running.
     NotAttempted,
 }
 
@@ -108,6 +109,21 @@ impl<T, E> Outcome<T, E> {
     /// Whether the call succeeded.
     pub fn is_ok(&self) -> bool {
         self.result.is_ok()
+    }
+
+    /// The value, when the call succeeded.
+    pub fn value(&self) -> Option<&T> {
+        self.result.as_ref().ok()
+    }
+
+    /// The last error, when the call failed on one.
+    pub fn last_error(&self) -> Option<&E> {
+        self.result.as_ref().err().and_then(Failure::error)
+    }
+
+    /// The last flagged value, when the call failed on one.
+    pub fn last_value(&self) -> Option<&T> {
+        self.result.as_ref().err().and_then(Failure::value)
     }
 
     /// The outcome as `call` reports it.

@@ -18,9 +18,14 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::backoff::{Backoff, StrategyProblem, decorrelated_jitter};
+use crate::backoff::{Backoff, StrategyProblem, constant, decorrelated_jitter};
+#[cfg(target_has_atomic = "64")]
+use crate::breaker::CircuitBreaker;
+#[cfg(target_has_atomic = "64")]
+use crate::budget::Budget;
 use crate::class::{ErrorClass, PerClass};
 use crate::classify::{ErrorClassifier, NoResultClassifier, default_classifier};
+use crate::shared::Shared;
 
 /// A validation failure when building a [`Policy`].
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -48,6 +53,24 @@ pub enum ConfigError {
         /// What is wrong.
         problem: StrategyProblem,
     },
+    /// A rolling window (of a budget or a breaker) was zero.
+    #[error("the {component} window must be greater than zero")]
+    ZeroWindow {
+        /// `"budget"` or `"circuit breaker"`.
+        component: &'static str,
+    },
+    /// A breaker threshold was zero.
+    #[error("circuit breaker threshold{} must be at least 1", ForClass(*.class))]
+    ZeroFailureThreshold {
+        /// The class of a per-class threshold (`None`: the overall one).
+        class: Option<ErrorClass>,
+    },
+    /// The breaker's recovery timeout was zero.
+    #[error("circuit breaker recovery_timeout must be greater than zero")]
+    ZeroRecoveryTimeout,
+    /// A ratio budget's ratio is not a finite number in `[0, 1000]`.
+    #[error("budget ratio must be a finite number between 0 and 1000 (got {0})")]
+    InvalidRatio(f64),
 }
 
 struct ForClass(Option<ErrorClass>);
@@ -71,6 +94,8 @@ pub struct RetryConfig {
     pub(crate) class_max_attempts: PerClass<Option<u32>>,
     pub(crate) default_strategy: Option<Backoff>,
     pub(crate) class_strategies: PerClass<Option<Backoff>>,
+    #[cfg(target_has_atomic = "64")]
+    pub(crate) budget: Option<Shared<dyn Budget + Send + Sync>>,
 }
 
 impl Default for RetryConfig {
@@ -82,6 +107,8 @@ impl Default for RetryConfig {
             class_max_attempts: PerClass::default(),
             default_strategy: None,
             class_strategies: PerClass::default(),
+            #[cfg(target_has_atomic = "64")]
+            budget: None,
         }
     }
 }
@@ -115,6 +142,12 @@ impl RetryConfig {
     /// The strategy configured for `class` itself (not the default).
     pub fn class_strategy(&self, class: ErrorClass) -> Option<&Backoff> {
         self.class_strategies.get(class).as_ref()
+    }
+
+    /// The shared retry budget, if any.
+    #[cfg(target_has_atomic = "64")]
+    pub fn budget(&self) -> Option<&(dyn Budget + Send + Sync)> {
+        self.budget.as_deref()
     }
 
     /// The strategy that handles `class`: its own, else the default.
@@ -184,6 +217,8 @@ impl RetryConfig {
 #[derive(Clone, Debug)]
 pub struct Policy<C = ErrorClassifier, R = NoResultClassifier> {
     pub(crate) retry: RetryConfig,
+    #[cfg(target_has_atomic = "64")]
+    pub(crate) breaker: Option<Shared<CircuitBreaker>>,
     pub(crate) classifier: C,
     pub(crate) result_classifier: R,
 }
@@ -205,6 +240,8 @@ impl Policy {
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder {
             retry: RetryConfig::default(),
+            #[cfg(target_has_atomic = "64")]
+            breaker: None,
             classifier: default_classifier(),
             result_classifier: NoResultClassifier,
         }
@@ -236,6 +273,8 @@ impl Default for Policy {
                 default_strategy: Some(decorrelated_jitter().max(Policy::QUICK_MAX_DELAY).into()),
                 ..RetryConfig::default()
             },
+            #[cfg(target_has_atomic = "64")]
+            breaker: None,
             classifier: default_classifier(),
             result_classifier: NoResultClassifier,
         }
@@ -246,6 +285,12 @@ impl<C, R> Policy<C, R> {
     /// The envelope and strategies.
     pub fn retry(&self) -> &RetryConfig {
         &self.retry
+    }
+
+    /// The circuit breaker, if any.
+    #[cfg(target_has_atomic = "64")]
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_deref()
     }
 
     /// The error classifier.
@@ -266,6 +311,8 @@ impl<C, R> Policy<C, R> {
     {
         PolicyBuilder {
             retry: self.retry.clone(),
+            #[cfg(target_has_atomic = "64")]
+            breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             result_classifier: self.result_classifier.clone(),
         }
@@ -278,6 +325,8 @@ impl<C, R> Policy<C, R> {
 #[must_use = "a builder does nothing until `.build()`"]
 pub struct PolicyBuilder<C = ErrorClassifier, R = NoResultClassifier> {
     retry: RetryConfig,
+    #[cfg(target_has_atomic = "64")]
+    breaker: Option<Shared<CircuitBreaker>>,
     classifier: C,
     result_classifier: R,
 }
@@ -288,6 +337,8 @@ impl<C, R> PolicyBuilder<C, R> {
     pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2, R> {
         PolicyBuilder {
             retry: self.retry,
+            #[cfg(target_has_atomic = "64")]
+            breaker: self.breaker,
             classifier,
             result_classifier: self.result_classifier,
         }
@@ -298,6 +349,8 @@ impl<C, R> PolicyBuilder<C, R> {
     pub fn result_classifier<R2>(self, result_classifier: R2) -> PolicyBuilder<C, R2> {
         PolicyBuilder {
             retry: self.retry,
+            #[cfg(target_has_atomic = "64")]
+            breaker: self.breaker,
             classifier: self.classifier,
             result_classifier,
         }
@@ -349,14 +402,82 @@ impl<C, R> PolicyBuilder<C, R> {
         self
     }
 
+    /// A single attempt and no retries: for a policy that only wants a
+    /// [circuit breaker](Self::circuit_breaker) and the events and outcome.
+    /// Sets `max_attempts` to 1 and, when no strategy is set, a zero
+    /// constant one (never consulted: rule 8 stops first).
+    pub fn no_retries(mut self) -> Self {
+        self.retry.max_attempts = 1;
+        if self.retry.default_strategy.is_none() {
+            self.retry.default_strategy = Some(constant(Duration::ZERO).into());
+        }
+        self
+    }
+
+    /// Shares a retry budget with this policy: each retry must be granted by
+    /// it, or the call stops with `BUDGET_EXHAUSTED`. Pass an `Arc` of any
+    /// [`Budget`] (or a `&'static` one).
+    ///
+    #[cfg_attr(feature = "alloc", doc = "```")]
+    #[cfg_attr(not(feature = "alloc"), doc = "```ignore")]
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use redress_core::budget::RollingBudget;
+    /// use redress_core::Policy;
+    ///
+    /// let budget = Arc::new(RollingBudget::new(100, Duration::from_secs(60))?);
+    /// let policy = Policy::quick().budget(budget.clone()).build()?;
+    /// let other = Policy::quick().max_attempts(3).budget(budget).build()?;
+    /// # Ok::<(), redress_core::ConfigError>(())
+    /// ```
+    #[cfg(target_has_atomic = "64")]
+    pub fn budget(mut self, budget: impl IntoSharedBudget) -> Self {
+        self.retry.budget = Some(budget.into_shared());
+        self
+    }
+
+    /// Guards the policy with a circuit breaker: calls are rejected with
+    /// `CIRCUIT_OPEN` while it is open, and each call's final outcome is
+    /// recorded in it. Share one breaker (an `Arc` or a `&'static`) between
+    /// the policies that call one dependency.
+    #[cfg(target_has_atomic = "64")]
+    pub fn circuit_breaker(mut self, breaker: impl Into<Shared<CircuitBreaker>>) -> Self {
+        self.breaker = Some(breaker.into());
+        self
+    }
+
     /// Validates the configuration and builds the policy.
     pub fn build(self) -> Result<Policy<C, R>, ConfigError> {
         self.retry.validate()?;
         Ok(Policy {
             retry: self.retry,
+            #[cfg(target_has_atomic = "64")]
+            breaker: self.breaker,
             classifier: self.classifier,
             result_classifier: self.result_classifier,
         })
+    }
+}
+
+/// A budget that can be shared by policies: an `Arc` of any [`Budget`]
+/// (with `alloc`), or a `&'static` one.
+#[cfg(target_has_atomic = "64")]
+pub trait IntoSharedBudget {
+    /// The shared handle.
+    fn into_shared(self) -> Shared<dyn Budget + Send + Sync>;
+}
+
+#[cfg(target_has_atomic = "64")]
+impl<B: Budget + Send + Sync + 'static> IntoSharedBudget for &'static B {
+    fn into_shared(self) -> Shared<dyn Budget + Send + Sync> {
+        Shared::Static(self)
+    }
+}
+
+#[cfg(all(target_has_atomic = "64", feature = "alloc"))]
+impl<B: Budget + Send + Sync + 'static> IntoSharedBudget for alloc::sync::Arc<B> {
+    fn into_shared(self) -> Shared<dyn Budget + Send + Sync> {
+        Shared::Arc(self)
     }
 }
 

@@ -109,6 +109,11 @@ impl ManualClock {
         );
     }
 
+    /// The current reading (the same as [`Clock::now`]).
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(core::sync::atomic::Ordering::Acquire))
+    }
+
     /// Sets the reading; a value earlier than the current one is ignored,
     /// so the clock stays monotonic.
     pub fn set(&self, to: Duration) {
@@ -121,7 +126,7 @@ impl ManualClock {
 impl Clock for ManualClock {
     #[inline]
     fn now(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(core::sync::atomic::Ordering::Acquire))
+        ManualClock::now(self)
     }
 }
 

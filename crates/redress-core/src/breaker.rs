@@ -1,0 +1,701 @@
+//! The circuit breaker: stop calling a dependency that keeps failing.
+//!
+//! A breaker sees one outcome per call, after the call's retries, not one per
+//! attempt. While **closed** it counts failures of the classes in `trip_on`
+//! (by default `TRANSIENT` and `SERVER_ERROR`, plus every class given its own
+//! threshold) over a rolling `window`; at `failure_threshold` failures (or a
+//! class's own threshold) it **opens**. An open breaker rejects calls without
+//! running them (`CIRCUIT_OPEN`) until `recovery_timeout` has passed; the next
+//! call is then the single **half-open** probe. The probe's success closes the
+//! breaker, its failure opens it again, and a probe that is cancelled (its
+//! call dropped or aborted) frees the slot for the next call.
+//!
+//! # Concurrency
+//!
+//! The state, the probe flag and the time the breaker opened live in one
+//! `AtomicU64`, changed only by compare-and-swap, so at most one probe is ever
+//! in flight and each transition happens (and is reported) exactly once.
+//! Admitting a call while closed is a single atomic load; recording a success
+//! while closed touches nothing; recording a failure adds to a lock-free
+//! rolling window. Nothing allocates.
+//!
+//! Only the probe's result moves a half-open breaker. A call admitted while
+//! the breaker was still closed, which finishes after it opened, does not
+//! count (the reference would let it close or reopen the breaker).
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::class::{ErrorClass, PerClass};
+use crate::event::CircuitState;
+use crate::policy::ConfigError;
+use crate::time::duration_to_nanos;
+use crate::window::{AtomicU64, Ordering, Window};
+
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const HALF_OPEN: u64 = 2;
+const ISOLATED: u64 = 3;
+const STATE_MASK: u64 = 0b11;
+const PROBE: u64 = 0b100;
+const TIME_SHIFT: u32 = 3;
+const TIME_MAX: u64 = u64::MAX >> TIME_SHIFT;
+
+#[inline]
+fn pack(state: u64, probe: bool, opened_at: u64) -> u64 {
+    (opened_at.min(TIME_MAX) << TIME_SHIFT) | if probe { PROBE } else { 0 } | state
+}
+
+#[inline]
+fn state_of(word: u64) -> u64 {
+    word & STATE_MASK
+}
+
+#[inline]
+fn probe_of(word: u64) -> bool {
+    word & PROBE != 0
+}
+
+#[inline]
+fn opened_at_of(word: u64) -> u64 {
+    word >> TIME_SHIFT
+}
+
+fn public_state(word: u64) -> CircuitState {
+    match state_of(word) {
+        CLOSED => CircuitState::Closed,
+        HALF_OPEN => CircuitState::HalfOpen,
+        _ => CircuitState::Open,
+    }
+}
+
+/// A change of breaker state, to be reported as an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transition {
+    /// The new state.
+    pub to: CircuitState,
+    /// The class of the failure that opened the breaker (from closed).
+    pub class: Option<ErrorClass>,
+}
+
+/// Why a call was not admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejected {
+    /// The breaker's state: `Open`, or `HalfOpen` while a probe is in flight.
+    pub state: CircuitState,
+    /// How long until a probe will be admitted (`None` while a probe is in
+    /// flight or the breaker is isolated). Useful as a `Retry-After` for
+    /// your own callers.
+    pub retry_in: Option<Duration>,
+}
+
+/// Permission to run one call; report its outcome with
+/// [`record_success`](Permit::record_success) or
+/// [`record_failure`](Permit::record_failure). Dropping it unrecorded
+/// cancels it, which frees the half-open probe slot.
+#[must_use = "a permit must be recorded (or dropped to cancel the call)"]
+pub struct Permit<'b> {
+    breaker: &'b CircuitBreaker,
+    probe: bool,
+    transition: Option<Transition>,
+    recorded: bool,
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("probe", &self.probe)
+            .field("transition", &self.transition)
+            .finish()
+    }
+}
+
+impl<'b> Permit<'b> {
+    /// Whether this call is the half-open probe.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// The transition admitting this call caused (open to half-open).
+    pub fn transition(&self) -> Option<Transition> {
+        self.transition
+    }
+
+    /// The call succeeded. Returns the transition it caused, if any.
+    pub fn record_success(mut self, now: Duration) -> Option<Transition> {
+        self.recorded = true;
+        let _ = now;
+        if self.probe {
+            self.breaker.probe_succeeded()
+        } else {
+            None
+        }
+    }
+
+    /// The call failed with `class`. Returns the transition it caused, if any.
+    pub fn record_failure(mut self, class: ErrorClass, now: Duration) -> Option<Transition> {
+        self.recorded = true;
+        if self.probe {
+            self.breaker.probe_failed(class, now)
+        } else {
+            self.breaker.closed_failure(class, now)
+        }
+    }
+
+    /// The call was cancelled or aborted: it counts neither way.
+    pub fn cancel(mut self) {
+        self.recorded = true;
+        if self.probe {
+            self.breaker.release_probe();
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.recorded && self.probe {
+            self.breaker.release_probe();
+        }
+    }
+}
+
+/// A circuit breaker shared by the calls to one dependency (see the
+/// [module docs](self)).
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::breaker::CircuitBreaker;
+/// use redress_core::{CircuitState, ErrorClass};
+///
+/// let breaker = CircuitBreaker::builder()
+///     .failure_threshold(2)
+///     .recovery_timeout(Duration::from_secs(30))
+///     .build()?;
+/// let t = Duration::from_secs(1);
+/// for _ in 0..2 {
+///     let permit = breaker.try_acquire(t).expect("closed");
+///     permit.record_failure(ErrorClass::ServerError, t);
+/// }
+/// assert_eq!(breaker.state(), CircuitState::Open);
+/// let rejected = breaker.try_acquire(t).unwrap_err();
+/// assert_eq!(rejected.retry_in, Some(Duration::from_secs(30)));
+///
+/// let probe = breaker.try_acquire(Duration::from_secs(31)).expect("probe");
+/// assert!(probe.is_probe());
+/// probe.record_success(Duration::from_secs(31));
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// # Ok::<(), redress_core::ConfigError>(())
+/// ```
+pub struct CircuitBreaker {
+    word: AtomicU64,
+    failure_threshold: u64,
+    window: Duration,
+    recovery_timeout: Duration,
+    trip_on: PerClass<bool>,
+    class_thresholds: PerClass<Option<u32>>,
+    failures: Window,
+    class_failures: PerClass<Window>,
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("state", &self.state())
+            .field("failure_threshold", &self.failure_threshold)
+            .field("window", &self.window)
+            .field("recovery_timeout", &self.recovery_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreaker {
+    /// The default failure threshold: 5.
+    pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
+    /// The default window: 60 seconds.
+    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+    /// The default recovery timeout: 30 seconds.
+    pub const DEFAULT_RECOVERY_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The classes that trip the breaker by default.
+    pub const DEFAULT_TRIP_ON: [ErrorClass; 2] = [ErrorClass::Transient, ErrorClass::ServerError];
+
+    /// A builder with the defaults.
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder {
+            failure_threshold: CircuitBreaker::DEFAULT_FAILURE_THRESHOLD,
+            window: CircuitBreaker::DEFAULT_WINDOW,
+            recovery_timeout: CircuitBreaker::DEFAULT_RECOVERY_TIMEOUT,
+            trip_on: PerClass::from_fn(|c| CircuitBreaker::DEFAULT_TRIP_ON.contains(&c)),
+            class_thresholds: PerClass::default(),
+        }
+    }
+
+    /// The current state. An open breaker whose recovery timeout has passed
+    /// still reports `Open` until a call is admitted as the probe; an
+    /// isolated breaker reports `Open`.
+    pub fn state(&self) -> CircuitState {
+        public_state(self.word.load(Ordering::Acquire))
+    }
+
+    /// Whether the breaker was forced open with [`isolate`](Self::isolate).
+    pub fn is_isolated(&self) -> bool {
+        state_of(self.word.load(Ordering::Acquire)) == ISOLATED
+    }
+
+    /// How long until a probe will be admitted: `Some(ZERO)` when the next
+    /// call would be the probe, `None` while closed, half-open or isolated.
+    pub fn time_until_probe(&self, now: Duration) -> Option<Duration> {
+        let word = self.word.load(Ordering::Acquire);
+        (state_of(word) == OPEN).then(|| self.open_remaining(word, now))
+    }
+
+    /// Failures counted toward opening at `now` (closed state).
+    pub fn failures(&self, now: Duration) -> u64 {
+        self.failures.sum(now)
+    }
+
+    /// The failure threshold.
+    pub fn failure_threshold(&self) -> u64 {
+        self.failure_threshold
+    }
+
+    /// The rolling window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The recovery timeout.
+    pub fn recovery_timeout(&self) -> Duration {
+        self.recovery_timeout
+    }
+
+    /// Whether failures of `class` count toward opening.
+    pub fn trips_on(&self, class: ErrorClass) -> bool {
+        *self.trip_on.get(class)
+    }
+
+    /// The threshold of `class`'s own, if it has one.
+    pub fn class_threshold(&self, class: ErrorClass) -> Option<u32> {
+        *self.class_thresholds.get(class)
+    }
+
+    /// Asks to run a call at `now`.
+    ///
+    /// Closed: admitted. Open: rejected until the recovery timeout has
+    /// passed, then the first caller becomes the half-open probe (its
+    /// permit's [`transition`](Permit::transition) says so). Half-open:
+    /// admitted as the probe only if no probe is in flight.
+    pub fn try_acquire(&self, now: Duration) -> Result<Permit<'_>, Rejected> {
+        let mut word = self.word.load(Ordering::Acquire);
+        loop {
+            let (next, transition) = match state_of(word) {
+                CLOSED => return Ok(self.permit(false, None)),
+                ISOLATED => {
+                    return Err(Rejected {
+                        state: CircuitState::Open,
+                        retry_in: None,
+                    });
+                }
+                OPEN => {
+                    let remaining = self.open_remaining(word, now);
+                    if !remaining.is_zero() {
+                        return Err(Rejected {
+                            state: CircuitState::Open,
+                            retry_in: Some(remaining),
+                        });
+                    }
+                    let to_half_open = Transition {
+                        to: CircuitState::HalfOpen,
+                        class: None,
+                    };
+                    (
+                        pack(HALF_OPEN, true, opened_at_of(word)),
+                        Some(to_half_open),
+                    )
+                }
+                _ => {
+                    if probe_of(word) {
+                        return Err(Rejected {
+                            state: CircuitState::HalfOpen,
+                            retry_in: None,
+                        });
+                    }
+                    (word | PROBE, None)
+                }
+            };
+            match self
+                .word
+                .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(self.permit(true, transition)),
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Forces the breaker open until [`reset`](Self::reset): every call is
+    /// rejected and no probe is admitted (for maintenance, or to shed a
+    /// dependency by hand).
+    pub fn isolate(&self) {
+        // A read-modify-write, so it is totally ordered with the transitions.
+        self.word.swap(pack(ISOLATED, false, 0), Ordering::AcqRel);
+    }
+
+    /// Closes the breaker and forgets every failure.
+    pub fn reset(&self) {
+        self.clear_failures();
+        // A read-modify-write, so it is totally ordered with the transitions:
+        // a probe's outcome lands either before the reset (and is undone by
+        // it) or after it (and finds no probe to resolve).
+        self.word.swap(pack(CLOSED, false, 0), Ordering::AcqRel);
+    }
+
+    fn permit(&self, probe: bool, transition: Option<Transition>) -> Permit<'_> {
+        Permit {
+            breaker: self,
+            probe,
+            transition,
+            recorded: false,
+        }
+    }
+
+    fn open_remaining(&self, word: u64, now: Duration) -> Duration {
+        let elapsed = duration_to_nanos(now).saturating_sub(opened_at_of(word));
+        self.recovery_timeout
+            .saturating_sub(Duration::from_nanos(elapsed))
+    }
+
+    /// Moves from `from` (exactly) to `to`; `true` if this call did it.
+    fn transition(&self, from: u64, to: u64) -> bool {
+        self.word
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn probe_succeeded(&self) -> Option<Transition> {
+        let word = self.word.load(Ordering::Acquire);
+        if state_of(word) != HALF_OPEN || !probe_of(word) {
+            return None;
+        }
+        self.clear_failures();
+        self.transition(word, pack(CLOSED, false, 0))
+            .then_some(Transition {
+                to: CircuitState::Closed,
+                class: None,
+            })
+    }
+
+    fn probe_failed(&self, class: ErrorClass, now: Duration) -> Option<Transition> {
+        let word = self.word.load(Ordering::Acquire);
+        if state_of(word) != HALF_OPEN || !probe_of(word) {
+            return None;
+        }
+        let opened = pack(OPEN, false, duration_to_nanos(now));
+        self.transition(word, opened).then(|| {
+            self.clear_failures();
+            Transition {
+                to: CircuitState::Open,
+                class: Some(class),
+            }
+        })
+    }
+
+    fn release_probe(&self) {
+        let mut word = self.word.load(Ordering::Acquire);
+        while state_of(word) == HALF_OPEN && probe_of(word) {
+            match self.word.compare_exchange_weak(
+                word,
+                word & !PROBE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    fn closed_failure(&self, class: ErrorClass, now: Duration) -> Option<Transition> {
+        let word = self.word.load(Ordering::Acquire);
+        if state_of(word) != CLOSED || !self.trips_on(class) {
+            return None;
+        }
+        self.failures.add(now);
+        let mut trip = self.failures.sum(now) >= self.failure_threshold;
+        if let Some(threshold) = self.class_threshold(class) {
+            let window = self.class_failures.get(class);
+            window.add(now);
+            trip |= window.sum(now) >= u64::from(threshold);
+        }
+        if !trip {
+            return None;
+        }
+        let opened = pack(OPEN, false, duration_to_nanos(now));
+        // Only the caller whose compare-and-swap wins reports the opening.
+        self.transition(word, opened).then(|| {
+            self.clear_failures();
+            Transition {
+                to: CircuitState::Open,
+                class: Some(class),
+            }
+        })
+    }
+
+    fn clear_failures(&self) {
+        self.failures.clear();
+        for (_, window) in self.class_failures.iter() {
+            window.clear();
+        }
+    }
+}
+
+/// Builds a [`CircuitBreaker`].
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct CircuitBreakerBuilder {
+    failure_threshold: u32,
+    window: Duration,
+    recovery_timeout: Duration,
+    trip_on: PerClass<bool>,
+    class_thresholds: PerClass<Option<u32>>,
+}
+
+impl CircuitBreakerBuilder {
+    /// Failures within the window that open the breaker (default 5).
+    pub fn failure_threshold(mut self, threshold: u32) -> Self {
+        self.failure_threshold = threshold;
+        self
+    }
+
+    /// The rolling window failures are counted over (default 60 s).
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How long the breaker stays open before admitting a probe (default
+    /// 30 s).
+    pub fn recovery_timeout(mut self, timeout: Duration) -> Self {
+        self.recovery_timeout = timeout;
+        self
+    }
+
+    /// The classes whose failures count (replacing the default `TRANSIENT`
+    /// and `SERVER_ERROR`). Classes given their own threshold always count.
+    pub fn trip_on(mut self, classes: impl IntoIterator<Item = ErrorClass>) -> Self {
+        self.trip_on = PerClass::default();
+        for class in classes {
+            self.trip_on.set(class, true);
+        }
+        self
+    }
+
+    /// Opens the breaker after `threshold` failures of `class` alone within
+    /// the window (they also count toward the overall threshold).
+    pub fn class_threshold(mut self, class: ErrorClass, threshold: u32) -> Self {
+        self.class_thresholds.set(class, Some(threshold));
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        if self.failure_threshold == 0 {
+            return Err(ConfigError::ZeroFailureThreshold { class: None });
+        }
+        if self.window.is_zero() {
+            return Err(ConfigError::ZeroWindow {
+                component: "circuit breaker",
+            });
+        }
+        if self.recovery_timeout.is_zero() {
+            return Err(ConfigError::ZeroRecoveryTimeout);
+        }
+        let mut trip_on = self.trip_on;
+        for (class, threshold) in self.class_thresholds.iter() {
+            match threshold {
+                Some(0) => return Err(ConfigError::ZeroFailureThreshold { class: Some(class) }),
+                Some(_) => trip_on.set(class, true),
+                None => {}
+            }
+        }
+        Ok(CircuitBreaker {
+            word: AtomicU64::new(pack(CLOSED, false, 0)),
+            failure_threshold: u64::from(self.failure_threshold),
+            window: self.window,
+            recovery_timeout: self.recovery_timeout,
+            trip_on,
+            class_thresholds: self.class_thresholds,
+            failures: Window::new(self.window),
+            class_failures: PerClass::from_fn(|_| Window::new(self.window)),
+        })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn breaker(threshold: u32) -> CircuitBreaker {
+        CircuitBreaker::builder()
+            .failure_threshold(threshold)
+            .window(s(60))
+            .recovery_timeout(s(30))
+            .build()
+            .unwrap()
+    }
+
+    fn fail(b: &CircuitBreaker, class: ErrorClass, at: Duration) -> Option<Transition> {
+        b.try_acquire(at).unwrap().record_failure(class, at)
+    }
+
+    #[test]
+    fn opens_at_threshold_of_tripping_classes_only() {
+        let b = breaker(2);
+        assert_eq!(fail(&b, ErrorClass::RateLimit, s(0)), None);
+        assert_eq!(fail(&b, ErrorClass::ServerError, s(0)), None);
+        let t = fail(&b, ErrorClass::Transient, s(1)).unwrap();
+        assert_eq!(t.to, CircuitState::Open);
+        assert_eq!(t.class, Some(ErrorClass::Transient));
+        let r = b.try_acquire(s(5)).unwrap_err();
+        assert_eq!(
+            r,
+            Rejected {
+                state: CircuitState::Open,
+                retry_in: Some(s(26))
+            }
+        );
+        assert_eq!(b.time_until_probe(s(5)), Some(s(26)));
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count() {
+        let b = breaker(2);
+        fail(&b, ErrorClass::ServerError, s(0));
+        assert_eq!(fail(&b, ErrorClass::ServerError, s(70)), None);
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn single_probe_then_close_or_reopen() {
+        let b = breaker(1);
+        fail(&b, ErrorClass::ServerError, s(0));
+        let probe = b.try_acquire(s(30)).unwrap();
+        assert!(probe.is_probe());
+        assert_eq!(
+            probe.transition().map(|t| t.to),
+            Some(CircuitState::HalfOpen)
+        );
+        let second = b.try_acquire(s(30)).unwrap_err();
+        assert_eq!(second.state, CircuitState::HalfOpen);
+        assert_eq!(
+            probe
+                .record_failure(ErrorClass::Permanent, s(31))
+                .map(|t| t.to),
+            Some(CircuitState::Open)
+        );
+        assert!(b.try_acquire(s(40)).is_err());
+        let probe = b.try_acquire(s(61)).unwrap();
+        assert_eq!(
+            probe.record_success(s(61)).map(|t| t.to),
+            Some(CircuitState::Closed)
+        );
+        assert_eq!(b.state(), CircuitState::Closed);
+        assert_eq!(b.failures(s(61)), 0);
+    }
+
+    #[test]
+    fn a_dropped_probe_frees_the_slot() {
+        let b = breaker(1);
+        fail(&b, ErrorClass::Transient, s(0));
+        {
+            let _probe = b.try_acquire(s(30)).unwrap();
+            assert!(b.try_acquire(s(30)).is_err());
+        }
+        let next = b.try_acquire(s(30)).unwrap();
+        assert!(next.is_probe());
+        assert_eq!(next.transition(), None);
+        next.cancel();
+        assert!(b.try_acquire(s(30)).unwrap().is_probe());
+    }
+
+    #[test]
+    fn stale_permits_do_not_move_a_half_open_breaker() {
+        let b = breaker(1);
+        let early = b.try_acquire(s(0)).unwrap();
+        fail(&b, ErrorClass::Transient, s(0));
+        let probe = b.try_acquire(s(30)).unwrap();
+        assert_eq!(early.record_success(s(31)), None);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        probe.cancel();
+    }
+
+    #[test]
+    fn class_thresholds_trip_on_their_own() {
+        let b = CircuitBreaker::builder()
+            .failure_threshold(10)
+            .trip_on([ErrorClass::Transient])
+            .class_threshold(ErrorClass::RateLimit, 1)
+            .build()
+            .unwrap();
+        assert!(b.trips_on(ErrorClass::RateLimit));
+        assert_eq!(
+            fail(&b, ErrorClass::RateLimit, s(0)).map(|t| t.to),
+            Some(CircuitState::Open)
+        );
+    }
+
+    #[test]
+    fn isolate_and_reset() {
+        let b = breaker(5);
+        b.isolate();
+        assert!(b.is_isolated());
+        assert_eq!(b.state(), CircuitState::Open);
+        assert_eq!(b.try_acquire(s(1000)).unwrap_err().retry_in, None);
+        b.reset();
+        assert!(b.try_acquire(s(1000)).is_ok());
+    }
+
+    #[test]
+    fn invalid_configs_are_typed_errors() {
+        let e = CircuitBreaker::builder()
+            .failure_threshold(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(e, ConfigError::ZeroFailureThreshold { class: None });
+        let e = CircuitBreaker::builder()
+            .class_threshold(ErrorClass::Transient, 0)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::ZeroFailureThreshold {
+                class: Some(ErrorClass::Transient)
+            }
+        );
+        assert!(
+            CircuitBreaker::builder()
+                .window(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+        assert!(
+            CircuitBreaker::builder()
+                .recovery_timeout(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn huge_times_saturate() {
+        let b = breaker(1);
+        fail(&b, ErrorClass::Transient, Duration::MAX);
+        assert_eq!(b.state(), CircuitState::Open);
+        assert!(b.try_acquire(Duration::MAX).is_err() || b.state() == CircuitState::HalfOpen);
+    }
+}

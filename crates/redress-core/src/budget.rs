@@ -1,0 +1,343 @@
+//! Retry budgets: a cap on retries shared by every call of a service.
+//!
+//! # Why budgets beat large attempt counts
+//!
+//! `max_attempts` bounds one call. It does nothing about a thousand calls
+//! failing at once: each retries, the load on the struggling dependency
+//! multiplies by the attempt count exactly when it can least take it, and the
+//! retry storm keeps it down. A budget bounds retries *across* calls: when a
+//! dependency is healthy, the few failures get their retries; when it is not,
+//! the budget runs dry and calls fail fast with `BUDGET_EXHAUSTED` instead of
+//! piling on.
+//!
+//! Two budgets are provided, both lock-free and allocation-free:
+//!
+//! - [`RollingBudget`] (the reference's): at most `max_retries` retries in
+//!   any rolling `window`. Simple and predictable, but a fixed count is too
+//!   strict for a busy service and too loose for a quiet one.
+//! - [`RatioBudget`] (the Finagle/tower and Google SRE design): retries may be
+//!   at most a fraction of recent calls (say 20%), plus a small floor per
+//!   second so a quiet service can still retry. It scales with traffic.
+//!
+//! Share one budget between the policies that call one dependency, through an
+//! `Arc` (or a `&'static`).
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::policy::ConfigError;
+use crate::window::Window;
+
+/// A shared allowance of retries.
+///
+/// The engine calls [`on_call`](Budget::on_call) when a call starts and
+/// [`try_withdraw`](Budget::try_withdraw) before each retry; a refusal stops
+/// the call with `BUDGET_EXHAUSTED`. Implementations must be cheap and must
+/// not block: they run on every call.
+pub trait Budget {
+    /// A call started at `now` (ratio budgets earn retries from calls).
+    fn on_call(&self, now: Duration) {
+        let _ = now;
+    }
+
+    /// Asks for one retry at `now`; `false` refuses it.
+    fn try_withdraw(&self, now: Duration) -> bool;
+
+    /// How many retries would be granted at `now`, if the budget can tell.
+    fn remaining(&self, now: Duration) -> Option<u64> {
+        let _ = now;
+        None
+    }
+}
+
+impl fmt::Debug for dyn Budget + Send + Sync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("dyn Budget")
+    }
+}
+
+impl<B: Budget + ?Sized> Budget for &B {
+    fn on_call(&self, now: Duration) {
+        (**self).on_call(now);
+    }
+    fn try_withdraw(&self, now: Duration) -> bool {
+        (**self).try_withdraw(now)
+    }
+    fn remaining(&self, now: Duration) -> Option<u64> {
+        (**self).remaining(now)
+    }
+}
+
+/// At most `max_retries` retries in any rolling `window` (the reference's
+/// budget).
+///
+/// The cap is exact under contention: a withdrawal counts itself, then checks
+/// the total and takes itself back if it went over, so concurrent callers can
+/// never exceed the cap together (at the boundary both may be refused).
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::budget::{Budget, RollingBudget};
+///
+/// let budget = RollingBudget::new(2, Duration::from_secs(60))?;
+/// let now = Duration::ZERO;
+/// assert!(budget.try_withdraw(now));
+/// assert!(budget.try_withdraw(now));
+/// assert!(!budget.try_withdraw(now));
+/// assert!(budget.try_withdraw(Duration::from_secs(70)));
+/// # Ok::<(), redress_core::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct RollingBudget {
+    max_retries: u64,
+    window: Duration,
+    spent: Window,
+}
+
+impl RollingBudget {
+    /// A budget of `max_retries` per rolling `window` (which must be
+    /// non-zero). `max_retries` of 0 refuses every retry.
+    pub fn new(max_retries: u32, window: Duration) -> Result<Self, ConfigError> {
+        if window.is_zero() {
+            return Err(ConfigError::ZeroWindow {
+                component: "budget",
+            });
+        }
+        Ok(RollingBudget {
+            max_retries: u64::from(max_retries),
+            window,
+            spent: Window::new(window),
+        })
+    }
+
+    /// The cap.
+    pub fn max_retries(&self) -> u64 {
+        self.max_retries
+    }
+
+    /// The window length.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+}
+
+impl Budget for RollingBudget {
+    fn try_withdraw(&self, now: Duration) -> bool {
+        if self.max_retries == 0 {
+            return false;
+        }
+        let epoch = self.spent.add(now);
+        if self.spent.sum(now) > self.max_retries {
+            self.spent.remove(epoch);
+            return false;
+        }
+        true
+    }
+
+    fn remaining(&self, now: Duration) -> Option<u64> {
+        Some(self.max_retries.saturating_sub(self.spent.sum(now)))
+    }
+}
+
+/// Retries limited to a fraction of recent calls, plus a floor per second
+/// (Finagle's and tower's budget; the Google SRE book's "retry budget").
+///
+/// Over the rolling `window`, retries may not exceed
+/// `min_per_second × window_seconds + ratio × calls`. The default (ratio 0.2,
+/// 10 per second, 10 s window) lets a busy service retry one call in five and
+/// a quiet one ten times a second.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::budget::{Budget, RatioBudget};
+///
+/// // 10% of calls, no floor.
+/// let budget = RatioBudget::builder().ratio(0.1).min_per_second(0).build()?;
+/// let now = Duration::ZERO;
+/// assert!(!budget.try_withdraw(now));
+/// for _ in 0..10 {
+///     budget.on_call(now);
+/// }
+/// assert!(budget.try_withdraw(now));
+/// assert!(!budget.try_withdraw(now));
+/// # Ok::<(), redress_core::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct RatioBudget {
+    ratio: f64,
+    reserve: u64,
+    window: Duration,
+    calls: Window,
+    retries: Window,
+}
+
+impl RatioBudget {
+    /// The default ratio of retries to calls: 0.2.
+    pub const DEFAULT_RATIO: f64 = 0.2;
+    /// The default floor: 10 retries per second.
+    pub const DEFAULT_MIN_PER_SECOND: u32 = 10;
+    /// The default window: 10 seconds.
+    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10);
+
+    /// A builder with the defaults.
+    pub fn builder() -> RatioBudgetBuilder {
+        RatioBudgetBuilder {
+            ratio: RatioBudget::DEFAULT_RATIO,
+            min_per_second: RatioBudget::DEFAULT_MIN_PER_SECOND,
+            window: RatioBudget::DEFAULT_WINDOW,
+        }
+    }
+
+    /// The ratio of retries to calls.
+    pub fn ratio(&self) -> f64 {
+        self.ratio
+    }
+
+    /// The window length.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    fn allowance(&self, now: Duration) -> u64 {
+        let earned = self.calls.sum(now) as f64 * self.ratio;
+        // `earned` is finite and non-negative; `as` saturates.
+        self.reserve.saturating_add(earned as u64)
+    }
+}
+
+impl Budget for RatioBudget {
+    fn on_call(&self, now: Duration) {
+        self.calls.add(now);
+    }
+
+    fn try_withdraw(&self, now: Duration) -> bool {
+        let epoch = self.retries.add(now);
+        if self.retries.sum(now) > self.allowance(now) {
+            self.retries.remove(epoch);
+            return false;
+        }
+        true
+    }
+
+    fn remaining(&self, now: Duration) -> Option<u64> {
+        Some(self.allowance(now).saturating_sub(self.retries.sum(now)))
+    }
+}
+
+/// Builds a [`RatioBudget`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a builder does nothing until `.build()`"]
+pub struct RatioBudgetBuilder {
+    ratio: f64,
+    min_per_second: u32,
+    window: Duration,
+}
+
+impl RatioBudgetBuilder {
+    /// Retries allowed per call (0.2: one retry per five calls). At most
+    /// 1000.
+    pub fn ratio(mut self, ratio: f64) -> Self {
+        self.ratio = ratio;
+        self
+    }
+
+    /// Retries always allowed per second of the window, whatever the
+    /// traffic.
+    pub fn min_per_second(mut self, min: u32) -> Self {
+        self.min_per_second = min;
+        self
+    }
+
+    /// How long a call or a retry is remembered.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<RatioBudget, ConfigError> {
+        if !(self.ratio.is_finite() && (0.0..=1000.0).contains(&self.ratio)) {
+            return Err(ConfigError::InvalidRatio(self.ratio));
+        }
+        if self.window.is_zero() {
+            return Err(ConfigError::ZeroWindow {
+                component: "budget",
+            });
+        }
+        let reserve = (f64::from(self.min_per_second) * self.window.as_secs_f64()) as u64;
+        Ok(RatioBudget {
+            ratio: self.ratio,
+            reserve,
+            window: self.window,
+            calls: Window::new(self.window),
+            retries: Window::new(self.window),
+        })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_budget_refuses_past_the_cap_and_recovers() {
+        let b = RollingBudget::new(3, Duration::from_secs(16)).unwrap();
+        let t = Duration::from_secs(1);
+        assert!((0..3).all(|_| b.try_withdraw(t)));
+        assert!(!b.try_withdraw(t));
+        assert_eq!(b.remaining(t), Some(0));
+        // Refusals are not counted.
+        assert!(!b.try_withdraw(t));
+        assert_eq!(b.remaining(Duration::from_secs(19)), Some(3));
+    }
+
+    #[test]
+    fn zero_max_retries_refuses_everything() {
+        let b = RollingBudget::new(0, Duration::from_secs(1)).unwrap();
+        assert!(!b.try_withdraw(Duration::ZERO));
+    }
+
+    #[test]
+    fn invalid_budgets_are_typed_errors() {
+        assert_eq!(
+            RollingBudget::new(1, Duration::ZERO).unwrap_err(),
+            ConfigError::ZeroWindow {
+                component: "budget"
+            }
+        );
+        for bad in [f64::NAN, -0.1, 1000.5, f64::INFINITY] {
+            assert!(matches!(
+                RatioBudget::builder().ratio(bad).build(),
+                Err(ConfigError::InvalidRatio(_))
+            ));
+        }
+        assert!(
+            RatioBudget::builder()
+                .window(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn ratio_budget_has_a_floor_and_scales_with_calls() {
+        let b = RatioBudget::builder()
+            .ratio(0.5)
+            .min_per_second(1)
+            .window(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let t = Duration::ZERO;
+        // Floor: 1/s over 2 s.
+        assert!(b.try_withdraw(t));
+        assert!(b.try_withdraw(t));
+        assert!(!b.try_withdraw(t));
+        for _ in 0..4 {
+            b.on_call(t);
+        }
+        assert_eq!(b.remaining(t), Some(2));
+        assert!(b.try_withdraw(t));
+        assert!(b.try_withdraw(t));
+        assert!(!b.try_withdraw(t));
+    }
+}
