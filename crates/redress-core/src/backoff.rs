@@ -604,6 +604,77 @@ impl RetryAfterOr {
     }
 }
 
+/// A strategy's curve with its parameters, as [`Backoff::curve`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum CurveSpec<'a> {
+    /// [`constant`].
+    Constant {
+        /// The delay.
+        delay: Duration,
+    },
+    /// [`exponential`].
+    Exponential {
+        /// The first delay.
+        base: Duration,
+        /// The cap.
+        max: Duration,
+        /// The growth factor.
+        factor: f64,
+    },
+    /// [`full_jitter`].
+    FullJitter {
+        /// The base delay.
+        base: Duration,
+        /// The cap.
+        max: Duration,
+    },
+    /// [`equal_jitter`].
+    EqualJitter {
+        /// The base delay.
+        base: Duration,
+        /// The cap.
+        max: Duration,
+    },
+    /// [`decorrelated_jitter`].
+    DecorrelatedJitter {
+        /// The base delay.
+        base: Duration,
+        /// The cap.
+        max: Duration,
+    },
+    /// [`token_backoff`].
+    TokenBackoff {
+        /// The base delay.
+        base: Duration,
+        /// The cap.
+        max: Duration,
+    },
+    /// [`schedule`].
+    Schedule {
+        /// The listed delays.
+        delays: &'a [Duration],
+    },
+    /// A custom strategy (opaque).
+    Custom,
+}
+
+impl CurveSpec<'_> {
+    /// The kind's name (`"decorrelated_jitter"`, ...), as config files use it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CurveSpec::Constant { .. } => "constant",
+            CurveSpec::Exponential { .. } => "exponential",
+            CurveSpec::FullJitter { .. } => "full_jitter",
+            CurveSpec::EqualJitter { .. } => "equal_jitter",
+            CurveSpec::DecorrelatedJitter { .. } => "decorrelated_jitter",
+            CurveSpec::TokenBackoff { .. } => "token_backoff",
+            CurveSpec::Schedule { .. } => "schedule",
+            CurveSpec::Custom => "custom",
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Curve {
     Constant(Constant),
@@ -643,19 +714,6 @@ impl Curve {
             Curve::Token(s) => s,
             Curve::Schedule(s) => s,
             Curve::Custom(s) => &**s,
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Curve::Constant(_) => "constant",
-            Curve::Exponential(_) => "exponential",
-            Curve::FullJitter(_) => "full_jitter",
-            Curve::EqualJitter(_) => "equal_jitter",
-            Curve::Decorrelated(_) => "decorrelated_jitter",
-            Curve::Token(_) => "token_backoff",
-            Curve::Schedule(_) => "schedule",
-            Curve::Custom(_) => "custom",
         }
     }
 
@@ -741,6 +799,48 @@ impl Backoff {
         Backoff::plain(Curve::Custom(Shared::Static(strategy)))
     }
 
+    /// The underlying curve and its parameters (for lints, printing and
+    /// writing a policy back out as configuration).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::backoff::{equal_jitter, Backoff, CurveSpec};
+    ///
+    /// let b: Backoff = equal_jitter().max(Duration::from_secs(5)).into();
+    /// assert_eq!(
+    ///     b.curve(),
+    ///     CurveSpec::EqualJitter { base: Duration::from_millis(250), max: Duration::from_secs(5) }
+    /// );
+    /// ```
+    pub fn curve(&self) -> CurveSpec<'_> {
+        match &self.curve {
+            Curve::Constant(s) => CurveSpec::Constant { delay: s.delay },
+            Curve::Exponential(s) => CurveSpec::Exponential {
+                base: s.base,
+                max: s.max,
+                factor: s.factor,
+            },
+            Curve::FullJitter(s) => CurveSpec::FullJitter {
+                base: s.base,
+                max: s.max,
+            },
+            Curve::EqualJitter(s) => CurveSpec::EqualJitter {
+                base: s.base,
+                max: s.max,
+            },
+            Curve::Decorrelated(s) => CurveSpec::DecorrelatedJitter {
+                base: s.base,
+                max: s.max,
+            },
+            Curve::Token(s) => CurveSpec::TokenBackoff {
+                base: s.base,
+                max: s.max,
+            },
+            Curve::Schedule(s) => CurveSpec::Schedule { delays: s.delays() },
+            Curve::Custom(_) => CurveSpec::Custom,
+        }
+    }
+
     /// The strategy's kind, as config files and lints name it
     /// (`"decorrelated_jitter"`, ..., `"custom"`). A strategy that honors
     /// retry-after hints reports `"retry_after_or"`.
@@ -750,14 +850,14 @@ impl Backoff {
         } else if self.adaptive.is_some() {
             "adaptive"
         } else {
-            self.curve.kind()
+            self.curve().kind()
         }
     }
 
     /// The kind of the underlying curve (without retry-after or adaptive
     /// scaling).
     pub fn fallback_kind(&self) -> &'static str {
-        self.curve.kind()
+        self.curve().kind()
     }
 
     /// Whether retry-after hints are honored, and with how much jitter.

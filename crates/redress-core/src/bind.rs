@@ -2,6 +2,7 @@
 
 use core::time::Duration;
 
+use crate::asynchronous::{AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks};
 use crate::backoff::BackoffContext;
 use crate::engine::{Action, Execution};
 use crate::event::{Event, LogFields, Tags};
@@ -38,19 +39,20 @@ use crate::sleep::Custom;
 /// # Ok::<(), redress_core::ConfigError>(())
 /// ```
 #[must_use = "a bound handle does nothing until a runner calls through it"]
-pub struct Bound<'a, C, R, H = (), S = (), K = ()> {
+pub struct Bound<'a, C, R, H = (), S = (), K = (), A = ()> {
     policy: &'a Policy<C, R>,
     operation: Option<&'a str>,
     hooks: H,
     sleeper: S,
     clock: K,
+    async_hooks: A,
     seed: Option<u64>,
     capture_timeline: bool,
 }
 
 // Manual impls: the policy is only borrowed, so `C` and `R` need not be
 // `Clone` for the handle to be.
-impl<C, R, H: Clone, S: Clone, K: Clone> Clone for Bound<'_, C, R, H, S, K> {
+impl<C, R, H: Clone, S: Clone, K: Clone, A: Clone> Clone for Bound<'_, C, R, H, S, K, A> {
     fn clone(&self) -> Self {
         Bound {
             policy: self.policy,
@@ -58,16 +60,17 @@ impl<C, R, H: Clone, S: Clone, K: Clone> Clone for Bound<'_, C, R, H, S, K> {
             hooks: self.hooks.clone(),
             sleeper: self.sleeper.clone(),
             clock: self.clock.clone(),
+            async_hooks: self.async_hooks.clone(),
             seed: self.seed,
             capture_timeline: self.capture_timeline,
         }
     }
 }
 
-impl<C, R, H: Copy, S: Copy, K: Copy> Copy for Bound<'_, C, R, H, S, K> {}
+impl<C, R, H: Copy, S: Copy, K: Copy, A: Copy> Copy for Bound<'_, C, R, H, S, K, A> {}
 
-impl<C, R, H: core::fmt::Debug, S: core::fmt::Debug, K: core::fmt::Debug> core::fmt::Debug
-    for Bound<'_, C, R, H, S, K>
+impl<C, R, H: core::fmt::Debug, S: core::fmt::Debug, K: core::fmt::Debug, A: core::fmt::Debug>
+    core::fmt::Debug for Bound<'_, C, R, H, S, K, A>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Bound")
@@ -75,6 +78,7 @@ impl<C, R, H: core::fmt::Debug, S: core::fmt::Debug, K: core::fmt::Debug> core::
             .field("hooks", &self.hooks)
             .field("sleeper", &self.sleeper)
             .field("clock", &self.clock)
+            .field("async_hooks", &self.async_hooks)
             .field("seed", &self.seed)
             .field("capture_timeline", &self.capture_timeline)
             .finish_non_exhaustive()
@@ -91,6 +95,7 @@ impl<C, R> Policy<C, R> {
             hooks: (),
             sleeper: (),
             clock: (),
+            async_hooks: (),
             seed: None,
             capture_timeline: false,
         }
@@ -102,7 +107,7 @@ impl<C, R> Policy<C, R> {
     }
 }
 
-impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
+impl<'a, C, R, H, S, K, A> Bound<'a, C, R, H, S, K, A> {
     /// Names the call site; the name is the `operation` tag of every event.
     /// Keep it low-cardinality (one name per call site).
     pub fn operation(mut self, name: &'a str) -> Self {
@@ -111,20 +116,21 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     }
 
     /// Adds any [`Hooks`] implementation.
-    pub fn hooks<H2: Hooks>(self, hooks: H2) -> Bound<'a, C, R, (H, H2), S, K> {
+    pub fn hooks<H2: Hooks>(self, hooks: H2) -> Bound<'a, C, R, (H, H2), S, K, A> {
         Bound {
             policy: self.policy,
             operation: self.operation,
             hooks: (self.hooks, hooks),
             sleeper: self.sleeper,
             clock: self.clock,
+            async_hooks: self.async_hooks,
             seed: self.seed,
             capture_timeline: self.capture_timeline,
         }
     }
 
     /// Calls `f` with every event.
-    pub fn on_event<F: Fn(&Event<'_>)>(self, f: F) -> Bound<'a, C, R, (H, OnEvent<F>), S, K> {
+    pub fn on_event<F: Fn(&Event<'_>)>(self, f: F) -> Bound<'a, C, R, (H, OnEvent<F>), S, K, A> {
         self.hooks(OnEvent(f))
     }
 
@@ -132,7 +138,7 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     pub fn on_metric<F: Fn(&str, u32, Duration, &Tags<'_>)>(
         self,
         f: F,
-    ) -> Bound<'a, C, R, (H, OnMetric<F>), S, K> {
+    ) -> Bound<'a, C, R, (H, OnMetric<F>), S, K, A> {
         self.hooks(OnMetric(f))
     }
 
@@ -140,7 +146,7 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     pub fn on_log<F: Fn(&str, &LogFields<'_, '_>)>(
         self,
         f: F,
-    ) -> Bound<'a, C, R, (H, OnLog<F>), S, K> {
+    ) -> Bound<'a, C, R, (H, OnLog<F>), S, K, A> {
         self.hooks(OnLog(f))
     }
 
@@ -148,7 +154,7 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     pub fn on_attempt_start<F: Fn(&AttemptStart<'_>)>(
         self,
         f: F,
-    ) -> Bound<'a, C, R, (H, OnAttemptStart<F>), S, K> {
+    ) -> Bound<'a, C, R, (H, OnAttemptStart<F>), S, K, A> {
         self.hooks(OnAttemptStart(f))
     }
 
@@ -156,13 +162,13 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     pub fn on_attempt_end<F: Fn(&AttemptEnd<'_>)>(
         self,
         f: F,
-    ) -> Bound<'a, C, R, (H, OnAttemptEnd<F>), S, K> {
+    ) -> Bound<'a, C, R, (H, OnAttemptEnd<F>), S, K, A> {
         self.hooks(OnAttemptEnd(f))
     }
 
     /// Stops the call with `ABORTED` when `f` returns `true` (checked before
     /// each attempt, after each failure and after each retry decision).
-    pub fn abort_if<F: Fn() -> bool>(self, f: F) -> Bound<'a, C, R, (H, AbortIf<F>), S, K> {
+    pub fn abort_if<F: Fn() -> bool>(self, f: F) -> Bound<'a, C, R, (H, AbortIf<F>), S, K, A> {
         self.hooks(AbortIf(f))
     }
 
@@ -171,7 +177,7 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     pub fn sleep_decision<F: Fn(&BackoffContext<'_>, Duration) -> SleepDecision>(
         self,
         f: F,
-    ) -> Bound<'a, C, R, (H, DecideSleep<F>), S, K> {
+    ) -> Bound<'a, C, R, (H, DecideSleep<F>), S, K, A> {
         self.hooks(DecideSleep(f))
     }
 
@@ -179,31 +185,69 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     pub fn before_sleep<F: Fn(&BackoffContext<'_>, Duration)>(
         self,
         f: F,
-    ) -> Bound<'a, C, R, (H, BeforeSleep<F>), S, K> {
+    ) -> Bound<'a, C, R, (H, BeforeSleep<F>), S, K, A> {
         self.hooks(BeforeSleep(f))
     }
 
+    /// An async sleep decision hook (async runners only): `async |ctx, delay|
+    /// -> SleepDecision`.
+    pub fn sleep_decision_async<F>(self, f: F) -> Bound<'a, C, R, H, S, K, (A, AsyncDecideSleep<F>)>
+    where
+        F: AsyncFn(&BackoffContext<'_>, Duration) -> SleepDecision,
+    {
+        self.with_async_hooks(AsyncDecideSleep(f))
+    }
+
+    /// An async hook run just before each sleep (async runners only).
+    pub fn before_sleep_async<F>(self, f: F) -> Bound<'a, C, R, H, S, K, (A, AsyncBeforeSleep<F>)>
+    where
+        F: AsyncFn(&BackoffContext<'_>, Duration),
+    {
+        self.with_async_hooks(AsyncBeforeSleep(f))
+    }
+
+    /// Adds any [`AsyncHooks`] implementation (async runners only).
+    pub fn with_async_hooks<A2: AsyncHooks>(self, hooks: A2) -> Bound<'a, C, R, H, S, K, (A, A2)> {
+        Bound {
+            policy: self.policy,
+            operation: self.operation,
+            hooks: self.hooks,
+            sleeper: self.sleeper,
+            clock: self.clock,
+            async_hooks: (self.async_hooks, hooks),
+            seed: self.seed,
+            capture_timeline: self.capture_timeline,
+        }
+    }
+
+    /// The async hooks.
+    pub fn async_hooks_ref(&self) -> &A {
+        &self.async_hooks
+    }
+
     /// Sleeps with `sleeper` instead of the runner's own.
-    pub fn sleeper<S2>(self, sleeper: S2) -> Bound<'a, C, R, H, Custom<S2>, K> {
+    pub fn sleeper<S2>(self, sleeper: S2) -> Bound<'a, C, R, H, Custom<S2>, K, A> {
         Bound {
             policy: self.policy,
             operation: self.operation,
             hooks: self.hooks,
             sleeper: Custom(sleeper),
             clock: self.clock,
+            async_hooks: self.async_hooks,
             seed: self.seed,
             capture_timeline: self.capture_timeline,
         }
     }
 
     /// Reads time from `clock` instead of the runner's own.
-    pub fn clock<K2>(self, clock: K2) -> Bound<'a, C, R, H, S, Custom<K2>> {
+    pub fn clock<K2>(self, clock: K2) -> Bound<'a, C, R, H, S, Custom<K2>, A> {
         Bound {
             policy: self.policy,
             operation: self.operation,
             hooks: self.hooks,
             sleeper: self.sleeper,
             clock: Custom(clock),
+            async_hooks: self.async_hooks,
             seed: self.seed,
             capture_timeline: self.capture_timeline,
         }
@@ -263,7 +307,7 @@ impl<'a, C, R, H, S, K> Bound<'a, C, R, H, S, K> {
     }
 }
 
-impl<'a, C, R, H: Hooks, S, K> Bound<'a, C, R, H, S, K> {
+impl<'a, C, R, H: Hooks, S, K, A> Bound<'a, C, R, H, S, K, A> {
     /// Starts one call at `now`: the engine's state machine and its first
     /// action. Runners drive it; see [`Execution`].
     pub fn start<T, E>(&self, now: Duration) -> (Execution<'_, C, R, H, T, E>, Action) {

@@ -91,72 +91,157 @@ pub struct Rejected {
     pub retry_in: Option<Duration>,
 }
 
+/// How a call ended, as a breaker sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallResult {
+    /// The call succeeded.
+    Success,
+    /// The call failed; its last failure had this class.
+    Failure(ErrorClass),
+    /// The call was cancelled or aborted: it counts neither way.
+    Cancelled,
+}
+
+/// A breaker's answer to "may this call run?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Admission {
+    /// Whether the call is the half-open probe.
+    pub probe: bool,
+    /// The transition admitting the call caused (open to half-open).
+    pub transition: Option<Transition>,
+}
+
+impl Admission {
+    /// An ordinary admission (closed breaker).
+    pub const fn normal() -> Self {
+        Admission {
+            probe: false,
+            transition: None,
+        }
+    }
+
+    /// The half-open probe, with the transition that made it one, if any.
+    pub const fn probe(transition: Option<Transition>) -> Self {
+        Admission {
+            probe: true,
+            transition,
+        }
+    }
+}
+
+/// A circuit breaker as the engine uses it: admit or reject a call, then
+/// take one record of its outcome.
+///
+/// [`CircuitBreaker`] is the implementation; the trait exists so tests can
+/// substitute a scripted breaker. It is object safe; implementations must
+/// be cheap and must not block.
+pub trait Breaker {
+    /// Asks to run a call at `now`.
+    fn acquire(&self, now: Duration) -> Result<Admission, Rejected>;
+
+    /// Records the outcome of a call admitted with `admission`; returns the
+    /// transition it caused, if any. Called exactly once per admission.
+    fn record(
+        &self,
+        admission: &Admission,
+        result: CallResult,
+        now: Duration,
+    ) -> Option<Transition>;
+
+    /// The current state.
+    fn state(&self) -> CircuitState;
+
+    /// This breaker as a [`CircuitBreaker`], when it is one (for lints and
+    /// metrics that read its configuration).
+    fn as_circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        None
+    }
+}
+
+impl fmt::Debug for dyn Breaker + Send + Sync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_circuit_breaker() {
+            Some(b) => b.fmt(f),
+            None => f
+                .debug_struct("dyn Breaker")
+                .field("state", &self.state())
+                .finish(),
+        }
+    }
+}
+
 /// Permission to run one call; report its outcome with
 /// [`record_success`](Permit::record_success) or
 /// [`record_failure`](Permit::record_failure). Dropping it unrecorded
 /// cancels it, which frees the half-open probe slot.
 #[must_use = "a permit must be recorded (or dropped to cancel the call)"]
 pub struct Permit<'b> {
-    breaker: &'b CircuitBreaker,
-    probe: bool,
-    transition: Option<Transition>,
+    breaker: &'b (dyn Breaker + 'b),
+    admission: Admission,
     recorded: bool,
 }
 
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("probe", &self.probe)
-            .field("transition", &self.transition)
+            .field("admission", &self.admission)
+            .field("recorded", &self.recorded)
             .finish()
     }
 }
 
 impl<'b> Permit<'b> {
+    /// Asks `breaker` to run a call at `now`.
+    pub fn acquire(breaker: &'b (dyn Breaker + 'b), now: Duration) -> Result<Self, Rejected> {
+        breaker.acquire(now).map(|admission| Permit {
+            breaker,
+            admission,
+            recorded: false,
+        })
+    }
+
     /// Whether this call is the half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.probe
+        self.admission.probe
     }
 
     /// The transition admitting this call caused (open to half-open).
     pub fn transition(&self) -> Option<Transition> {
-        self.transition
+        self.admission.transition
     }
 
     /// The call succeeded. Returns the transition it caused, if any.
-    pub fn record_success(mut self, now: Duration) -> Option<Transition> {
-        self.recorded = true;
-        let _ = now;
-        if self.probe {
-            self.breaker.probe_succeeded()
-        } else {
-            None
-        }
+    pub fn record_success(self, now: Duration) -> Option<Transition> {
+        self.record(CallResult::Success, now)
     }
 
     /// The call failed with `class`. Returns the transition it caused, if any.
-    pub fn record_failure(mut self, class: ErrorClass, now: Duration) -> Option<Transition> {
-        self.recorded = true;
-        if self.probe {
-            self.breaker.probe_failed(class, now)
-        } else {
-            self.breaker.closed_failure(class, now)
-        }
+    pub fn record_failure(self, class: ErrorClass, now: Duration) -> Option<Transition> {
+        self.record(CallResult::Failure(class), now)
     }
 
     /// The call was cancelled or aborted: it counts neither way.
-    pub fn cancel(mut self) {
+    pub fn cancel(self, now: Duration) {
+        let _ = self.record(CallResult::Cancelled, now);
+    }
+
+    /// Records `result` (once).
+    pub fn record(mut self, result: CallResult, now: Duration) -> Option<Transition> {
         self.recorded = true;
-        if self.probe {
-            self.breaker.release_probe();
-        }
+        self.breaker.record(&self.admission, result, now)
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if !self.recorded && self.probe {
-            self.breaker.release_probe();
+        if !self.recorded {
+            // Dropped without a record (a panic, a dropped future): the call
+            // was cancelled. No time is known here; cancelling needs none.
+            let _ = self
+                .breaker
+                .record(&self.admission, CallResult::Cancelled, Duration::ZERO);
         }
     }
 }
@@ -287,10 +372,14 @@ impl CircuitBreaker {
     /// permit's [`transition`](Permit::transition) says so). Half-open:
     /// admitted as the probe only if no probe is in flight.
     pub fn try_acquire(&self, now: Duration) -> Result<Permit<'_>, Rejected> {
+        Permit::acquire(self, now)
+    }
+
+    fn admit(&self, now: Duration) -> Result<Admission, Rejected> {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
             let (next, transition) = match state_of(word) {
-                CLOSED => return Ok(self.permit(false, None)),
+                CLOSED => return Ok(Admission::normal()),
                 ISOLATED => {
                     return Err(Rejected {
                         state: CircuitState::Open,
@@ -328,7 +417,7 @@ impl CircuitBreaker {
                 .word
                 .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return Ok(self.permit(true, transition)),
+                Ok(_) => return Ok(Admission::probe(transition)),
                 Err(actual) => word = actual,
             }
         }
@@ -349,15 +438,6 @@ impl CircuitBreaker {
         // a probe's outcome lands either before the reset (and is undone by
         // it) or after it (and finds no probe to resolve).
         self.word.swap(pack(CLOSED, false, 0), Ordering::AcqRel);
-    }
-
-    fn permit(&self, probe: bool, transition: Option<Transition>) -> Permit<'_> {
-        Permit {
-            breaker: self,
-            probe,
-            transition,
-            recorded: false,
-        }
     }
 
     fn open_remaining(&self, word: u64, now: Duration) -> Duration {
@@ -447,6 +527,38 @@ impl CircuitBreaker {
         for (_, window) in self.class_failures.iter() {
             window.clear();
         }
+    }
+}
+
+impl Breaker for CircuitBreaker {
+    fn acquire(&self, now: Duration) -> Result<Admission, Rejected> {
+        self.admit(now)
+    }
+
+    fn record(
+        &self,
+        admission: &Admission,
+        result: CallResult,
+        now: Duration,
+    ) -> Option<Transition> {
+        match (admission.probe, result) {
+            (true, CallResult::Success) => self.probe_succeeded(),
+            (true, CallResult::Failure(class)) => self.probe_failed(class, now),
+            (true, CallResult::Cancelled) => {
+                self.release_probe();
+                None
+            }
+            (false, CallResult::Failure(class)) => self.closed_failure(class, now),
+            (false, CallResult::Success | CallResult::Cancelled) => None,
+        }
+    }
+
+    fn state(&self) -> CircuitState {
+        CircuitBreaker::state(self)
+    }
+
+    fn as_circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        Some(self)
     }
 }
 
@@ -619,7 +731,7 @@ mod tests {
         let next = b.try_acquire(s(30)).unwrap();
         assert!(next.is_probe());
         assert_eq!(next.transition(), None);
-        next.cancel();
+        next.cancel(s(30));
         assert!(b.try_acquire(s(30)).unwrap().is_probe());
     }
 
@@ -631,7 +743,7 @@ mod tests {
         let probe = b.try_acquire(s(30)).unwrap();
         assert_eq!(early.record_success(s(31)), None);
         assert_eq!(b.state(), CircuitState::HalfOpen);
-        probe.cancel();
+        probe.cancel(s(31));
     }
 
     #[test]

@@ -52,7 +52,7 @@ use rand_core::Rng;
 use crate::backoff::{BackoffContext, Observation, Strategy};
 use crate::bind::Bound;
 #[cfg(target_has_atomic = "64")]
-use crate::breaker::{CircuitBreaker, Permit, Transition};
+use crate::breaker::{Breaker, CallResult, Permit, Transition};
 use crate::class::{Cause, Classification, ErrorClass, PerClass};
 use crate::classify::{Classifier, ResultClassifier, short_type_name};
 #[cfg(target_has_atomic = "64")]
@@ -61,6 +61,44 @@ use crate::event::{Event, EventKind, StopReason};
 use crate::hooks::{AttemptDecision, AttemptEnd, AttemptStart, Hooks, SleepDecision};
 use crate::outcome::{Failure, Outcome};
 use crate::policy::RetryConfig;
+
+/// The `err` tag of errors of type `E`: its short type name.
+fn error_type_name<E>() -> &'static str {
+    short_type_name(core::any::type_name::<E>())
+}
+
+/// The attempt about to run, as an operation may want to know it.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::Attempt;
+///
+/// fn io_timeout(attempt: &Attempt) -> Duration {
+///     // Never wait longer than the attempt may run, or than the call has left.
+///     attempt.time_limit().min(Duration::from_secs(10))
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The attempt's number (1-based).
+    pub number: u32,
+    /// Time left before the call's deadline.
+    pub remaining: Duration,
+    /// The policy's attempt timeout, if it has one.
+    pub timeout: Option<Duration>,
+}
+
+impl Attempt {
+    /// The longest this attempt should run: the attempt timeout, if any,
+    /// and never past the deadline.
+    pub fn time_limit(&self) -> Duration {
+        match self.timeout {
+            Some(t) => t.min(self.remaining),
+            None => self.remaining,
+        }
+    }
+}
 
 /// What the runner should do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,6 +133,8 @@ struct Run {
     start: Duration,
     attempt: u32,
     prev_delay: Option<Duration>,
+    /// The previous delay as the strategy saw it when deciding the pending one.
+    decided_prev: Option<Duration>,
     unknown: u32,
     per_class: PerClass<u32>,
     last: Option<(Classification, Cause)>,
@@ -109,6 +149,7 @@ impl Run {
             start,
             attempt: 0,
             prev_delay: None,
+            decided_prev: None,
             unknown: 0,
             per_class: PerClass::default(),
             last: None,
@@ -193,6 +234,7 @@ impl Run {
             }
         }
 
+        self.decided_prev = self.prev_delay;
         self.prev_delay = Some(delay);
         Decision::Retry(delay)
     }
@@ -213,12 +255,14 @@ pub struct Execution<'a, C, R, H, T, E> {
     #[cfg(feature = "alloc")]
     recorder: Option<crate::timeline::Recorder>,
     #[cfg(target_has_atomic = "64")]
-    breaker: Option<&'a CircuitBreaker>,
+    breaker: Option<&'a (dyn Breaker + Send + Sync)>,
     #[cfg(target_has_atomic = "64")]
     permit: Option<Permit<'a>>,
     run: Run,
     phase: Phase,
     last: Failure<E, T>,
+    /// The `err` tag of the last failure caused by an error.
+    last_error_type: Option<&'static str>,
     value: Option<T>,
 }
 
@@ -234,7 +278,7 @@ impl<C, R, H, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
 }
 
 impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
-    pub(crate) fn new<S, K>(bound: &'a Bound<'a, C, R, H, S, K>, now: Duration) -> Self {
+    pub(crate) fn new<S, K, A>(bound: &'a Bound<'a, C, R, H, S, K, A>, now: Duration) -> Self {
         let policy = bound.policy();
         Execution {
             retry: policy.retry(),
@@ -253,6 +297,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             run: Run::new(now),
             phase: Phase::Ready,
             last: Failure::NotAttempted,
+            last_error_type: None,
             value: None,
         }
     }
@@ -266,7 +311,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
         #[cfg(target_has_atomic = "64")]
         if let Some(breaker) = self.breaker {
-            match breaker.try_acquire(now) {
+            match Permit::acquire(breaker, now) {
                 Err(rejected) => {
                     self.run.stop = Some(StopReason::CircuitOpen);
                     self.run.next_delay = rejected.retry_in;
@@ -335,9 +380,74 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             Err(error) => {
                 let classification = self.classifier.classify(&error);
                 self.last = Failure::Error(error);
+                self.last_error_type = Some(error_type_name::<E>());
                 self.fail(&classification, Cause::Error, now, rng)
             }
         }
+    }
+
+    /// What the attempt about to run should know: its number, the time
+    /// left before the deadline, and its own time limit. Runners that cannot
+    /// cancel an attempt (the blocking one) hand this to the operation.
+    pub fn attempt(&self, now: Duration) -> Attempt {
+        Attempt {
+            number: self.run.attempt,
+            remaining: self.remaining(now),
+            timeout: self.retry.attempt_timeout(),
+        }
+    }
+
+    /// The attempt timeout the runner should enforce, if the policy has one.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.retry.attempt_timeout()
+    }
+
+    /// Feeds an attempt the runner cancelled because it overran the attempt
+    /// timeout: a `TRANSIENT` failure (as in the reference), reported as
+    /// [`Failure::TimedOut`] with the `err` tag `TimeoutError`.
+    pub fn record_timeout(&mut self, now: Duration, rng: &mut dyn Rng) -> Action {
+        if self.phase != Phase::Attempting {
+            return self.current_action();
+        }
+        let limit = self.retry.attempt_timeout().unwrap_or_default();
+        self.last = Failure::TimedOut(limit);
+        self.last_error_type = Some("TimeoutError");
+        self.fail(
+            &Classification::new(ErrorClass::Transient),
+            Cause::Error,
+            now,
+            rng,
+        )
+    }
+
+    /// While the engine waits for a sleep: the context the strategy saw and
+    /// the delay, for hooks that decide asynchronously (see
+    /// [`decide_sleep`](Self::decide_sleep)).
+    pub fn sleep_context(&self, now: Duration) -> Option<(BackoffContext<'_>, Duration)> {
+        if self.phase != Phase::Sleeping {
+            return None;
+        }
+        let (classification, cause) = self.run.last.as_ref()?;
+        let ctx = BackoffContext {
+            attempt: self.run.attempt,
+            classification,
+            prev_delay: self.run.decided_prev,
+            remaining: self.remaining(now),
+            cause: *cause,
+            now,
+        };
+        Some((ctx, self.run.prev_delay.unwrap_or_default()))
+    }
+
+    /// Overrides the pending sleep: `Defer` stops with `SCHEDULED`, `Abort`
+    /// with `ABORTED`, `Sleep` keeps it. For async sleep-decision hooks;
+    /// synchronous ones are consulted by the engine itself.
+    pub fn decide_sleep(&mut self, decision: SleepDecision, now: Duration) -> Action {
+        if self.phase != Phase::Sleeping {
+            return self.current_action();
+        }
+        let delay = self.run.prev_delay.unwrap_or_default();
+        self.apply_sleep_decision(decision, delay, now)
     }
 
     /// Feeds a failure the runner classified itself (for example an attempt
@@ -353,6 +463,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             return self.current_action();
         }
         self.last = Failure::Error(error);
+        self.last_error_type = Some(error_type_name::<E>());
         self.fail(classification, Cause::Error, now, rng)
     }
 
@@ -368,6 +479,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         // The attempt that failed ends once its retry is certain: after the
         // sleep, as in the reference.
         self.attempt_end(AttemptDecision::Retry, self.run.prev_delay, now);
+        self.phase = Phase::Ready;
         self.begin_attempt(now)
     }
 
@@ -416,15 +528,14 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         let Some(permit) = self.permit.take() else {
             return;
         };
-        let transition = if self.value.is_some() {
-            permit.record_success(now)
+        let result = if self.value.is_some() {
+            CallResult::Success
         } else if matches!(self.run.stop, Some(StopReason::Aborted) | None) {
-            permit.cancel();
-            None
+            CallResult::Cancelled
         } else {
-            let class = self.run.last.map_or(ErrorClass::Unknown, |(c, _)| c.class);
-            permit.record_failure(class, now)
+            CallResult::Failure(self.run.last.map_or(ErrorClass::Unknown, |(c, _)| c.class))
         };
+        let transition = permit.record(result, now);
         if let Some(transition) = transition {
             self.emit_transition(transition, now);
         }
@@ -520,12 +631,22 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             cause,
             now,
         };
-        match self.hooks.decide_sleep(&ctx, delay) {
-            SleepDecision::Sleep => {
-                self.hooks.before_sleep(&ctx, delay);
-                self.phase = Phase::Sleeping;
-                Action::Sleep(delay)
-            }
+        let decision = self.hooks.decide_sleep(&ctx, delay);
+        if decision == SleepDecision::Sleep {
+            self.hooks.before_sleep(&ctx, delay);
+        }
+        self.phase = Phase::Sleeping;
+        self.apply_sleep_decision(decision, delay, now)
+    }
+
+    fn apply_sleep_decision(
+        &mut self,
+        decision: SleepDecision,
+        delay: Duration,
+        now: Duration,
+    ) -> Action {
+        match decision {
+            SleepDecision::Sleep => Action::Sleep(delay),
             SleepDecision::Defer => {
                 self.run.stop = Some(StopReason::Scheduled);
                 self.run.next_delay = Some(delay);
@@ -555,7 +676,8 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     }
 
     fn abort(&mut self, now: Duration) {
-        let attempt_running = self.phase == Phase::Attempting;
+        // An attempt whose fate was not yet reported ends here.
+        let attempt_running = matches!(self.phase, Phase::Attempting | Phase::Sleeping);
         self.run.stop = Some(StopReason::Aborted);
         self.phase = Phase::Done;
         let mut event = Event::new(EventKind::Aborted, self.run.attempt);
@@ -572,7 +694,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             event.class = Some(c.class);
             event.cause = Some(*cause);
             if *cause == Cause::Error {
-                event.error_type = Some(short_type_name(core::any::type_name::<E>()));
+                event.error_type = self.last_error_type;
             }
         }
         event

@@ -75,6 +75,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod asynchronous;
 pub mod backoff;
 mod bind;
 #[cfg(target_has_atomic = "64")]
@@ -97,10 +98,13 @@ mod timeline;
 #[cfg(target_has_atomic = "64")]
 mod window;
 
-pub use backoff::{Backoff, BackoffContext, Observation, Strategy, StrategyProblem};
+pub use asynchronous::{
+    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, execute_async,
+};
+pub use backoff::{Backoff, BackoffContext, CurveSpec, Observation, Strategy, StrategyProblem};
 pub use bind::Bound;
 #[cfg(target_has_atomic = "64")]
-pub use breaker::CircuitBreaker;
+pub use breaker::{Breaker, CircuitBreaker};
 #[cfg(target_has_atomic = "64")]
 pub use budget::{Budget, RatioBudget, RollingBudget};
 pub use class::{Cause, Classification, Details, ErrorClass, PerClass, UnknownClassError};
@@ -111,16 +115,16 @@ pub use classify::{
     RateLimitError, ResultClassifier, ServerError, StatusCode, StatusError, StatusLookup, StatusOf,
     class_for_status, default_classifier, strict_classifier,
 };
-pub use engine::{Action, Execution};
+pub use engine::{Action, Attempt, Execution};
 pub use event::{CircuitState, Event, EventKind, FieldValue, LogFields, StopReason, Tags};
 pub use hooks::{
     AbortIf, AbortSignal, AttemptDecision, AttemptEnd, AttemptStart, BeforeSleep, DecideSleep,
     Hooks, OnAttemptEnd, OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
 };
 pub use outcome::{Failure, Outcome, RetryError};
-#[cfg(target_has_atomic = "64")]
-pub use policy::IntoSharedBudget;
 pub use policy::{ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy};
+#[cfg(target_has_atomic = "64")]
+pub use policy::{IntoSharedBreaker, IntoSharedBudget};
 pub use rand_core::Rng;
 pub use rng::FastRng;
 pub use shared::Shared;

@@ -19,6 +19,9 @@ pub enum Failure<E, T> {
     Error(E),
     /// The last value the result classifier flagged.
     Value(T),
+    /// The last attempt overran the policy's attempt timeout (this long) and
+    /// was cancelled.
+    TimedOut(core::time::Duration),
     /// No attempt finished: the call was rejected by a circuit breaker,
     /// aborted before its first attempt, or abandoned by its runner while an
     /// attempt was running.
@@ -64,6 +67,7 @@ impl<E: fmt::Debug, T> fmt::Debug for Failure<E, T> {
         match self {
             Failure::Error(e) => f.debug_tuple("Error").field(e).finish(),
             Failure::Value(_) => write!(f, "Value(<{}>)", core::any::type_name::<T>()),
+            Failure::TimedOut(after) => f.debug_tuple("TimedOut").field(after).finish(),
             Failure::NotAttempted => f.write_str("NotAttempted"),
         }
     }
@@ -254,6 +258,7 @@ impl<E: fmt::Display, T> fmt::Display for RetryError<E, T> {
                 Some(class) => write!(f, ": last result was flagged as {class}"),
                 None => f.write_str(": last result was flagged"),
             },
+            Failure::TimedOut(after) => write!(f, ": the last attempt timed out after {after:?}"),
             Failure::NotAttempted => Ok(()),
         }
     }

@@ -20,7 +20,7 @@ use core::time::Duration;
 
 use crate::backoff::{Backoff, StrategyProblem, constant, decorrelated_jitter};
 #[cfg(target_has_atomic = "64")]
-use crate::breaker::CircuitBreaker;
+use crate::breaker::Breaker;
 #[cfg(target_has_atomic = "64")]
 use crate::budget::Budget;
 use crate::class::{ErrorClass, PerClass};
@@ -65,6 +65,9 @@ pub enum ConfigError {
         /// The class of a per-class threshold (`None`: the overall one).
         class: Option<ErrorClass>,
     },
+    /// The attempt timeout was zero.
+    #[error("attempt_timeout must be greater than zero (leave it unset for no timeout)")]
+    ZeroAttemptTimeout,
     /// The breaker's recovery timeout was zero.
     #[error("circuit breaker recovery_timeout must be greater than zero")]
     ZeroRecoveryTimeout,
@@ -92,6 +95,7 @@ pub struct RetryConfig {
     pub(crate) max_attempts: u32,
     pub(crate) max_unknown_attempts: Option<u32>,
     pub(crate) class_max_attempts: PerClass<Option<u32>>,
+    pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) default_strategy: Option<Backoff>,
     pub(crate) class_strategies: PerClass<Option<Backoff>>,
     #[cfg(target_has_atomic = "64")]
@@ -105,6 +109,7 @@ impl Default for RetryConfig {
             max_attempts: Policy::DEFAULT_MAX_ATTEMPTS,
             max_unknown_attempts: Some(Policy::DEFAULT_MAX_UNKNOWN_ATTEMPTS),
             class_max_attempts: PerClass::default(),
+            attempt_timeout: None,
             default_strategy: None,
             class_strategies: PerClass::default(),
             #[cfg(target_has_atomic = "64")]
@@ -132,6 +137,12 @@ impl RetryConfig {
     /// The failures of `class` tolerated (`None`: no cap of its own).
     pub fn class_max_attempts(&self, class: ErrorClass) -> Option<u32> {
         *self.class_max_attempts.get(class)
+    }
+
+    /// How long one attempt may run before async runners cancel it (`None`:
+    /// no limit).
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.attempt_timeout
     }
 
     /// The default strategy.
@@ -165,6 +176,9 @@ impl RetryConfig {
         }
         if self.deadline.is_zero() {
             return Err(ConfigError::ZeroDeadline);
+        }
+        if self.attempt_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::ZeroAttemptTimeout);
         }
         let per_class = self
             .class_strategies
@@ -218,7 +232,7 @@ impl RetryConfig {
 pub struct Policy<C = ErrorClassifier, R = NoResultClassifier> {
     pub(crate) retry: RetryConfig,
     #[cfg(target_has_atomic = "64")]
-    pub(crate) breaker: Option<Shared<CircuitBreaker>>,
+    pub(crate) breaker: Option<Shared<dyn Breaker + Send + Sync>>,
     pub(crate) classifier: C,
     pub(crate) result_classifier: R,
 }
@@ -289,7 +303,7 @@ impl<C, R> Policy<C, R> {
 
     /// The circuit breaker, if any.
     #[cfg(target_has_atomic = "64")]
-    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+    pub fn circuit_breaker(&self) -> Option<&(dyn Breaker + Send + Sync)> {
         self.breaker.as_deref()
     }
 
@@ -326,7 +340,7 @@ impl<C, R> Policy<C, R> {
 pub struct PolicyBuilder<C = ErrorClassifier, R = NoResultClassifier> {
     retry: RetryConfig,
     #[cfg(target_has_atomic = "64")]
-    breaker: Option<Shared<CircuitBreaker>>,
+    breaker: Option<Shared<dyn Breaker + Send + Sync>>,
     classifier: C,
     result_classifier: R,
 }
@@ -373,6 +387,17 @@ impl<C, R> PolicyBuilder<C, R> {
     /// Sets the total time allowed for a call (default 60 s).
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.retry.deadline = deadline;
+        self
+    }
+
+    /// Cancels an attempt that runs longer than `timeout`; it counts as a
+    /// `TRANSIENT` failure ([`Failure::TimedOut`](crate::Failure::TimedOut)),
+    /// and the deadline still bounds the whole call. Async runners enforce
+    /// it by dropping the attempt's future. A blocking runner cannot
+    /// interrupt a thread: it hands the limit to the operation instead (see
+    /// `redress-sync`).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.retry.attempt_timeout = Some(timeout);
         self
     }
 
@@ -438,11 +463,12 @@ impl<C, R> PolicyBuilder<C, R> {
 
     /// Guards the policy with a circuit breaker: calls are rejected with
     /// `CIRCUIT_OPEN` while it is open, and each call's final outcome is
-    /// recorded in it. Share one breaker (an `Arc` or a `&'static`) between
-    /// the policies that call one dependency.
+    /// recorded in it. Share one breaker (an `Arc` or a `&'static` of a
+    /// [`CircuitBreaker`](crate::CircuitBreaker), or of any [`Breaker`])
+    /// between the policies that call one dependency.
     #[cfg(target_has_atomic = "64")]
-    pub fn circuit_breaker(mut self, breaker: impl Into<Shared<CircuitBreaker>>) -> Self {
-        self.breaker = Some(breaker.into());
+    pub fn circuit_breaker(mut self, breaker: impl IntoSharedBreaker) -> Self {
+        self.breaker = Some(breaker.into_shared());
         self
     }
 
@@ -477,6 +503,28 @@ impl<B: Budget + Send + Sync + 'static> IntoSharedBudget for &'static B {
 #[cfg(all(target_has_atomic = "64", feature = "alloc"))]
 impl<B: Budget + Send + Sync + 'static> IntoSharedBudget for alloc::sync::Arc<B> {
     fn into_shared(self) -> Shared<dyn Budget + Send + Sync> {
+        Shared::Arc(self)
+    }
+}
+
+/// A breaker that can be shared by policies: an `Arc` of any [`Breaker`]
+/// (with `alloc`), or a `&'static` one.
+#[cfg(target_has_atomic = "64")]
+pub trait IntoSharedBreaker {
+    /// The shared handle.
+    fn into_shared(self) -> Shared<dyn Breaker + Send + Sync>;
+}
+
+#[cfg(target_has_atomic = "64")]
+impl<B: Breaker + Send + Sync + 'static> IntoSharedBreaker for &'static B {
+    fn into_shared(self) -> Shared<dyn Breaker + Send + Sync> {
+        Shared::Static(self)
+    }
+}
+
+#[cfg(all(target_has_atomic = "64", feature = "alloc"))]
+impl<B: Breaker + Send + Sync + 'static> IntoSharedBreaker for alloc::sync::Arc<B> {
+    fn into_shared(self) -> Shared<dyn Breaker + Send + Sync> {
         Shared::Arc(self)
     }
 }

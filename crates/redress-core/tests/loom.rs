@@ -76,7 +76,7 @@ fn a_cancelled_probe_lets_exactly_one_more_in() {
                 probe
             })
         });
-        first.cancel();
+        first.cancel(later);
         let after = b.try_acquire(later).map(|p| {
             let probe = p.is_probe();
             std::mem::forget(p);

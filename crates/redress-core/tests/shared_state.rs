@@ -97,7 +97,7 @@ fn breaker_transitions_are_reported_exactly_once_and_probes_are_single() {
                                 counter.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        _ => permit.cancel(),
+                        _ => permit.cancel(now),
                     }
                 }
             })

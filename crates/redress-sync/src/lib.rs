@@ -35,7 +35,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use redress_core::{
-    Action, BlockingSleeper, Bound, Classifier, Clock, Custom, ErrorClassifier, Hooks,
+    Action, Attempt, BlockingSleeper, Bound, Classifier, Clock, Custom, ErrorClassifier, Hooks,
     NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, SystemClock, ThreadSleeper,
 };
 
@@ -84,37 +84,84 @@ impl<K: Clock> ClockSlot for Custom<K> {
 /// Runs operations under a policy, blocking the current thread.
 ///
 /// Implemented for [`Policy`] (no hooks, the system clock, thread sleep) and
-/// for [`Bound`] call sites with their hooks, sleeper and clock.
+/// for [`Bound`] call sites with their hooks, sleeper and clock (call sites
+/// with async hooks need an async runner).
+///
+/// # Attempt timeouts
+///
+/// A thread cannot be interrupted from outside, so this runner does not
+/// cancel an attempt that overruns the policy's `attempt_timeout`. Use
+/// [`call_with`](Self::call_with) and give the operation's own I/O the
+/// [`Attempt::time_limit`]: the attempt's timeout, never past the deadline.
+///
+/// ```
+/// use std::time::Duration;
+/// use redress_core::{backoff::constant, Attempt, Policy};
+/// use redress_sync::BlockingPolicy;
+///
+/// let policy = Policy::builder()
+///     .strategy(constant(Duration::from_millis(1)))
+///     .attempt_timeout(Duration::from_secs(2))
+///     .build()?;
+/// let limit = policy.call_with(|attempt: Attempt| {
+///     // e.g. socket.set_read_timeout(Some(attempt.time_limit()))
+///     Ok::<_, std::io::Error>(attempt.time_limit())
+/// })?;
+/// assert_eq!(limit, Duration::from_secs(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait BlockingPolicy<C, R> {
     /// Runs `operation` until it succeeds or the policy stops it; returns the
     /// value, or a [`RetryError`] with the stop reason and the last error or
     /// flagged value.
-    fn call<T, E, F>(&self, operation: F) -> Result<T, RetryError<E, T>>
+    fn call<T, E, F>(&self, mut operation: F) -> Result<T, RetryError<E, T>>
     where
         F: FnMut() -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.execute(operation).into_result()
+        self.execute_with(|_| operation()).into_result()
     }
 
     /// Runs `operation` like [`call`](Self::call) and returns the whole
     /// [`Outcome`].
-    fn execute<T, E, F>(&self, operation: F) -> Outcome<T, E>
+    fn execute<T, E, F>(&self, mut operation: F) -> Outcome<T, E>
     where
         F: FnMut() -> Result<T, E>,
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        self.execute_with(|_| operation())
+    }
+
+    /// Like [`call`](Self::call), handing each attempt its [`Attempt`]
+    /// (number, time left, time limit).
+    fn call_with<T, E, F>(&self, operation: F) -> Result<T, RetryError<E, T>>
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        self.execute_with(operation).into_result()
+    }
+
+    /// Like [`execute`](Self::execute), handing each attempt its
+    /// [`Attempt`].
+    fn execute_with<T, E, F>(&self, operation: F) -> Outcome<T, E>
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>;
 }
 
 impl<C, R> BlockingPolicy<C, R> for Policy<C, R> {
-    fn execute<T, E, F>(&self, operation: F) -> Outcome<T, E>
+    fn execute_with<T, E, F>(&self, operation: F) -> Outcome<T, E>
     where
-        F: FnMut() -> Result<T, E>,
+        F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.bind().execute(operation)
+        self.bind().execute_with(operation)
     }
 }
 
@@ -124,9 +171,9 @@ where
     S: SleeperSlot,
     K: ClockSlot,
 {
-    fn execute<T, E, F>(&self, mut operation: F) -> Outcome<T, E>
+    fn execute_with<T, E, F>(&self, mut operation: F) -> Outcome<T, E>
     where
-        F: FnMut() -> Result<T, E>,
+        F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
@@ -137,7 +184,7 @@ where
         loop {
             action = match action {
                 Action::Attempt => {
-                    let result = operation();
+                    let result = operation(exec.attempt(clock.now()));
                     exec.record(result, clock.now(), &mut rng)
                 }
                 Action::Sleep(delay) => {
