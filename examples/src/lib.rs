@@ -1,8 +1,10 @@
-//! Shared helpers for the examples: a scripted, in-memory HTTP endpoint.
+//! Shared helpers for the examples: in-memory HTTP-like dependencies.
 //!
 //! Nothing here touches the network. [`FakeEndpoint`] replays a script of
 //! [`Reply`]s, one per request, and repeats the last one when the script runs
 //! out, so an example can say "409, then 429, then 200" and get exactly that.
+//! [`FlakyService`] is a dependency shared by threads whose health follows
+//! a virtual clock: it goes down for a while and comes back.
 
 use std::cell::Cell;
 use std::error::Error;
@@ -137,5 +139,81 @@ impl FakeEndpoint {
         } else {
             Err(HttpError::Status(response))
         }
+    }
+}
+
+/// A dependency shared by several threads whose health follows time on a
+/// [`ManualClock`](redress::ManualClock): every request takes `latency` on
+/// the clock, requests during an outage get a 503, and (optionally) every
+/// `n`-th request times out, as a healthy service's odd blip.
+///
+/// Unlike [`FakeEndpoint`] it is `Sync`, so threads can share it.
+#[derive(Debug)]
+pub struct FlakyService<'c> {
+    clock: &'c redress::ManualClock,
+    latency: Duration,
+    outage: Option<(Duration, Duration)>,
+    timeout_every: u64,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl<'c> FlakyService<'c> {
+    /// A healthy service on `clock` answering after `latency`.
+    pub fn new(clock: &'c redress::ManualClock, latency: Duration) -> Self {
+        FlakyService {
+            clock,
+            latency,
+            outage: None,
+            timeout_every: 0,
+            requests: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Answers 503 to requests that end in `[from, until)`.
+    pub fn down_between(mut self, from: Duration, until: Duration) -> Self {
+        self.outage = Some((from, until));
+        self
+    }
+
+    /// Every `n`-th request times out (0: never).
+    pub fn timeout_every(mut self, n: u64) -> Self {
+        self.timeout_every = n;
+        self
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends a request for `path`; a non-2xx status is an error.
+    pub fn get(&self, path: &'static str) -> Result<Response, HttpError> {
+        let n = self
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(1);
+        self.clock.advance(self.latency);
+        let now = self.clock.now();
+        if self
+            .outage
+            .is_some_and(|(from, until)| from <= now && now < until)
+        {
+            return Err(HttpError::Status(Response {
+                status: 503,
+                retry_after: None,
+                body: "upstream unavailable",
+            }));
+        }
+        if n.checked_rem(self.timeout_every) == Some(0) {
+            return Err(HttpError::Transport(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no response within 2s",
+            )));
+        }
+        Ok(Response {
+            status: 200,
+            retry_after: None,
+            body: path,
+        })
     }
 }

@@ -59,6 +59,10 @@ use crate::time::Clock;
 /// Makes futures that complete after a while: a runtime's timer.
 ///
 /// Closures `Fn(Duration) -> impl Future<Output = ()>` are sleepers.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an async sleeper",
+    note = "enable the `tokio` or `async-std` feature of `redress`, or give the call site a sleeper with `.sleeper(..)`"
+)]
 pub trait AsyncSleeper {
     /// The future `sleep` returns.
     type Sleep: Future<Output = ()>;
@@ -203,6 +207,34 @@ impl<F: AsyncFn(&BackoffContext<'_>, Duration)> AsyncHooks for AsyncBeforeSleep<
 /// # Ok::<(), redress_core::ConfigError>(())
 /// ```
 pub async fn execute_async<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
+    bound: &Bound<'_, C, R, H, S, K, A>,
+    sleeper: &Sl,
+    clock: &Cl,
+    operation: F,
+) -> Outcome<T, E>
+where
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    H: Hooks,
+    A: AsyncHooks,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    Sl: AsyncSleeper,
+    Cl: Clock,
+{
+    #[cfg(feature = "tracing")]
+    {
+        use tracing::Instrument;
+        let span = crate::trace::call_span(bound.operation_name());
+        run(bound, sleeper, clock, operation).instrument(span).await
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        run(bound, sleeper, clock, operation).await
+    }
+}
+
+async fn run<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
     bound: &Bound<'_, C, R, H, S, K, A>,
     sleeper: &Sl,
     clock: &Cl,

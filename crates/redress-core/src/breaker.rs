@@ -61,6 +61,17 @@ fn opened_at_of(word: u64) -> u64 {
     word >> TIME_SHIFT
 }
 
+/// The closed word that follows `word`. A closed word carries a generation
+/// (in the bits that hold `opened_at` otherwise), so a failure that saw an
+/// earlier closed state cannot reopen the breaker after a later close: its
+/// compare-and-swap expects the old word. Closing after an opening derives
+/// the generation from that opening's time, which differs for every cycle;
+/// resetting a closed breaker bumps it.
+#[inline]
+fn closed_after(word: u64) -> u64 {
+    pack(CLOSED, false, opened_at_of(word).wrapping_add(1) & TIME_MAX)
+}
+
 fn public_state(word: u64) -> CircuitState {
     match state_of(word) {
         CLOSED => CircuitState::Closed,
@@ -79,6 +90,14 @@ pub struct Transition {
     pub class: Option<ErrorClass>,
 }
 
+impl Transition {
+    /// A transition to `to`; `class` is the failure that caused an opening.
+    /// For [`Breaker`] implementations outside this crate.
+    pub const fn new(to: CircuitState, class: Option<ErrorClass>) -> Self {
+        Transition { to, class }
+    }
+}
+
 /// Why a call was not admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,6 +108,14 @@ pub struct Rejected {
     /// flight or the breaker is isolated). Useful as a `Retry-After` for
     /// your own callers.
     pub retry_in: Option<Duration>,
+}
+
+impl Rejected {
+    /// A rejection in `state`, with the time until a probe when known. For
+    /// [`Breaker`] implementations outside this crate.
+    pub const fn new(state: CircuitState, retry_in: Option<Duration>) -> Self {
+        Rejected { state, retry_in }
+    }
 }
 
 /// How a call ended, as a breaker sees it.
@@ -178,7 +205,7 @@ impl fmt::Debug for dyn Breaker + Send + Sync {
 /// cancels it, which frees the half-open probe slot.
 #[must_use = "a permit must be recorded (or dropped to cancel the call)"]
 pub struct Permit<'b> {
-    breaker: &'b (dyn Breaker + 'b),
+    breaker: &'b (dyn Breaker + Send + Sync + 'b),
     admission: Admission,
     recorded: bool,
 }
@@ -194,7 +221,10 @@ impl fmt::Debug for Permit<'_> {
 
 impl<'b> Permit<'b> {
     /// Asks `breaker` to run a call at `now`.
-    pub fn acquire(breaker: &'b (dyn Breaker + 'b), now: Duration) -> Result<Self, Rejected> {
+    pub fn acquire(
+        breaker: &'b (dyn Breaker + Send + Sync + 'b),
+        now: Duration,
+    ) -> Result<Self, Rejected> {
         breaker.acquire(now).map(|admission| Permit {
             breaker,
             admission,
@@ -437,7 +467,11 @@ impl CircuitBreaker {
         // A read-modify-write, so it is totally ordered with the transitions:
         // a probe's outcome lands either before the reset (and is undone by
         // it) or after it (and finds no probe to resolve).
-        self.word.swap(pack(CLOSED, false, 0), Ordering::AcqRel);
+        let _ = self
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                Some(closed_after(w))
+            });
     }
 
     fn open_remaining(&self, word: u64, now: Duration) -> Duration {
@@ -459,7 +493,7 @@ impl CircuitBreaker {
             return None;
         }
         self.clear_failures();
-        self.transition(word, pack(CLOSED, false, 0))
+        self.transition(word, closed_after(word))
             .then_some(Transition {
                 to: CircuitState::Closed,
                 class: None,
@@ -759,6 +793,33 @@ mod tests {
             fail(&b, ErrorClass::RateLimit, s(0)).map(|t| t.to),
             Some(CircuitState::Open)
         );
+    }
+
+    #[test]
+    fn each_close_is_a_new_generation() {
+        // A failure's compare-and-swap from closed to open expects the word it
+        // read; a later close writes a different word, so a failure stalled
+        // across a whole open/half-open/close cycle cannot reopen the breaker.
+        let b = breaker(1);
+        // A closed-state permit taken before the breaker opened...
+        let stale = b.try_acquire(s(0)).unwrap();
+        fail(&b, ErrorClass::Transient, s(0));
+        let probe = b.try_acquire(s(30)).unwrap();
+        probe.record_success(s(30));
+        let closed = b.word.load(Ordering::Acquire);
+        assert_eq!(state_of(closed), CLOSED);
+        assert_ne!(
+            closed,
+            pack(CLOSED, false, 0),
+            "each close is a new generation"
+        );
+        // ...is judged by the state at record time: after the close its
+        // failure counts in the new window (threshold 1 opens again).
+        assert!(stale.record_failure(ErrorClass::Transient, s(31)).is_some());
+        // Two cycles close to different words.
+        let probe = b.try_acquire(s(61)).unwrap();
+        probe.record_success(s(61));
+        assert_ne!(b.word.load(Ordering::Acquire), closed);
     }
 
     #[test]

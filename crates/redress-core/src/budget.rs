@@ -48,6 +48,22 @@ pub trait Budget {
         let _ = now;
         None
     }
+
+    /// The rolling window the budget counts over, if it has one (for lints).
+    fn window(&self) -> Option<Duration> {
+        None
+    }
+
+    /// This budget as a [`RollingBudget`], when it is one (for lints and for
+    /// writing a policy back out as configuration).
+    fn as_rolling(&self) -> Option<&RollingBudget> {
+        None
+    }
+
+    /// This budget as a [`RatioBudget`], when it is one.
+    fn as_ratio(&self) -> Option<&RatioBudget> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn Budget + Send + Sync {
@@ -65,6 +81,15 @@ impl<B: Budget + ?Sized> Budget for &B {
     }
     fn remaining(&self, now: Duration) -> Option<u64> {
         (**self).remaining(now)
+    }
+    fn window(&self) -> Option<Duration> {
+        (**self).window()
+    }
+    fn as_rolling(&self) -> Option<&RollingBudget> {
+        (**self).as_rolling()
+    }
+    fn as_ratio(&self) -> Option<&RatioBudget> {
+        (**self).as_ratio()
     }
 }
 
@@ -115,6 +140,11 @@ impl RollingBudget {
         self.max_retries
     }
 
+    /// Retries that would be granted at `now`.
+    pub fn available(&self, now: Duration) -> u64 {
+        self.max_retries.saturating_sub(self.spent.sum(now))
+    }
+
     /// The window length.
     pub fn window(&self) -> Duration {
         self.window
@@ -136,6 +166,14 @@ impl Budget for RollingBudget {
 
     fn remaining(&self, now: Duration) -> Option<u64> {
         Some(self.max_retries.saturating_sub(self.spent.sum(now)))
+    }
+
+    fn window(&self) -> Option<Duration> {
+        Some(self.window)
+    }
+
+    fn as_rolling(&self) -> Option<&RollingBudget> {
+        Some(self)
     }
 }
 
@@ -165,6 +203,7 @@ impl Budget for RollingBudget {
 #[derive(Debug)]
 pub struct RatioBudget {
     ratio: f64,
+    min_per_second: u32,
     reserve: u64,
     window: Duration,
     calls: Window,
@@ -191,6 +230,16 @@ impl RatioBudget {
     /// The ratio of retries to calls.
     pub fn ratio(&self) -> f64 {
         self.ratio
+    }
+
+    /// Retries always allowed per second.
+    pub fn min_per_second(&self) -> u32 {
+        self.min_per_second
+    }
+
+    /// Retries that would be granted at `now`.
+    pub fn available(&self, now: Duration) -> u64 {
+        self.allowance(now).saturating_sub(self.retries.sum(now))
     }
 
     /// The window length.
@@ -221,6 +270,14 @@ impl Budget for RatioBudget {
 
     fn remaining(&self, now: Duration) -> Option<u64> {
         Some(self.allowance(now).saturating_sub(self.retries.sum(now)))
+    }
+
+    fn window(&self) -> Option<Duration> {
+        Some(self.window)
+    }
+
+    fn as_ratio(&self) -> Option<&RatioBudget> {
+        Some(self)
     }
 }
 
@@ -267,6 +324,7 @@ impl RatioBudgetBuilder {
         let reserve = (f64::from(self.min_per_second) * self.window.as_secs_f64()) as u64;
         Ok(RatioBudget {
             ratio: self.ratio,
+            min_per_second: self.min_per_second,
             reserve,
             window: self.window,
             calls: Window::new(self.window),

@@ -569,11 +569,16 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
         self.run.attempt = self.run.attempt.saturating_add(1);
         self.phase = Phase::Attempting;
-        self.hooks.on_attempt_start(&AttemptStart {
+        let start = AttemptStart {
             attempt: self.run.attempt,
             operation: self.operation,
             elapsed: self.run.elapsed(now),
-        });
+        };
+        #[cfg(feature = "alloc")]
+        if let Some(recorder) = &self.recorder {
+            recorder.on_attempt_start(&start);
+        }
+        self.hooks.on_attempt_start(&start);
         Action::Attempt
     }
 
@@ -710,6 +715,8 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if let Some(recorder) = &self.recorder {
             recorder.on_event(&event);
         }
+        #[cfg(feature = "tracing")]
+        crate::trace::event(&event);
         self.hooks.on_event(&event);
     }
 
@@ -718,7 +725,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             AttemptDecision::Success => None,
             _ => self.run.last.as_ref(),
         };
-        self.hooks.on_attempt_end(&AttemptEnd {
+        let end = AttemptEnd {
             attempt: self.run.attempt,
             operation: self.operation,
             elapsed: self.run.elapsed(now),
@@ -727,6 +734,11 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             cause: last.map(|(_, cause)| *cause),
             stop_reason: self.run.stop,
             delay,
-        });
+        };
+        #[cfg(feature = "alloc")]
+        if let Some(recorder) = &self.recorder {
+            recorder.on_attempt_end(&end);
+        }
+        self.hooks.on_attempt_end(&end);
     }
 }

@@ -78,6 +78,17 @@ pub struct AttemptStart<'a> {
     pub elapsed: Duration,
 }
 
+impl<'a> AttemptStart<'a> {
+    /// The start of `attempt` at `elapsed` into a call (for tests of hooks).
+    pub const fn new(attempt: u32, operation: Option<&'a str>, elapsed: Duration) -> Self {
+        AttemptStart {
+            attempt,
+            operation,
+            elapsed,
+        }
+    }
+}
+
 /// Passed to [`Hooks::on_attempt_end`].
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]

@@ -46,6 +46,7 @@
 //! | `std` | yes | `std::io::Error` classification, [`SystemClock`], [`ThreadSleeper`], thread-local RNG seeding; implies `alloc` |
 //! | `alloc` | via `std` | `Arc`-shared custom strategies and schedules, marker errors wrapping a source, timelines |
 //! | `serde` | no | `Serialize`/`Deserialize` for classes, causes, stop reasons, event kinds, breaker states |
+//! | `tracing` | no | a `tracing` span per call and an event per decision, at sensible levels (see [`call_span`]); implies `alloc` |
 //!
 //! Without features the crate needs neither `std` nor an allocator.
 //!
@@ -95,6 +96,8 @@ mod sleep;
 mod time;
 #[cfg(feature = "alloc")]
 mod timeline;
+#[cfg(feature = "tracing")]
+mod trace;
 #[cfg(target_has_atomic = "64")]
 mod window;
 
@@ -130,11 +133,13 @@ pub use rng::FastRng;
 pub use shared::Shared;
 #[cfg(feature = "std")]
 pub use sleep::ThreadSleeper;
-pub use sleep::{BlockingSleeper, Custom};
+pub use sleep::{BlockingSleeper, Custom, Slot};
 pub use time::Clock;
 #[cfg(target_has_atomic = "64")]
 pub use time::ManualClock;
 #[cfg(feature = "std")]
 pub use time::SystemClock;
 #[cfg(feature = "alloc")]
-pub use timeline::{Timeline, TimelineEntry};
+pub use timeline::{AttemptRecord, Timeline, TimelineEntry};
+#[cfg(feature = "tracing")]
+pub use trace::call_span;

@@ -14,6 +14,7 @@ use crate::event::StopReason;
 
 /// The last failure of a call that did not succeed.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure<E, T> {
     /// The operation's last error.
     Error(E),
@@ -101,8 +102,11 @@ pub struct Outcome<T, E> {
     pub cause: Option<Cause>,
     /// Time from the start of the call to its end.
     pub elapsed: Duration,
-    /// The delay the caller should wait before retrying itself, when the
-    /// sleep hook deferred the retry ([`StopReason::Scheduled`]).
+    /// The delay the caller should wait before trying again itself: the
+    /// deferred delay when the sleep hook deferred the retry
+    /// ([`StopReason::Scheduled`]), or the time until the breaker admits a
+    /// probe when it rejected the call ([`StopReason::CircuitOpen`]; `None`
+    /// while a probe is in flight).
     pub next_delay: Option<Duration>,
     /// Every event of the call, when capture was requested.
     #[cfg(feature = "alloc")]
@@ -113,6 +117,11 @@ impl<T, E> Outcome<T, E> {
     /// Whether the call succeeded.
     pub fn is_ok(&self) -> bool {
         self.result.is_ok()
+    }
+
+    /// Whether a circuit breaker rejected the call.
+    pub fn is_circuit_open(&self) -> bool {
+        self.stop_reason == Some(StopReason::CircuitOpen)
     }
 
     /// The value, when the call succeeded.
@@ -196,7 +205,8 @@ pub struct RetryError<E, T = ()> {
     pub cause: Option<Cause>,
     /// Time the call took.
     pub elapsed: Duration,
-    /// The delay to wait before retrying, when the retry was deferred.
+    /// The delay to wait before trying again: the deferred delay
+    /// (`SCHEDULED`), or the time until a breaker probe (`CIRCUIT_OPEN`).
     pub next_delay: Option<Duration>,
 }
 

@@ -295,6 +295,16 @@ impl Default for Policy {
     }
 }
 
+#[cfg(feature = "std")]
+impl Policy {
+    /// The one-line helpers' policy ([`Policy::default`]), built once per
+    /// process and shared.
+    pub fn shared_default() -> &'static Policy {
+        static SHARED: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Policy::default)
+    }
+}
+
 impl<C, R> Policy<C, R> {
     /// The envelope and strategies.
     pub fn retry(&self) -> &RetryConfig {

@@ -53,3 +53,42 @@ impl BlockingSleeper for ThreadSleeper {
 /// own.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Custom<T>(pub T);
+
+/// How a runner finds a call site's sleeper or clock: `()` resolves to the
+/// runner's default `D`, [`Custom`] to the caller's value.
+///
+/// ```
+/// use redress_core::{Custom, Slot, SystemClock, ManualClock};
+///
+/// fn now<K: Slot<SystemClock>>(slot: &K) -> &K::Value {
+///     slot.resolve(&SystemClock)
+/// }
+/// let clock = ManualClock::new();
+/// let _default: &SystemClock = now(&());
+/// let _custom: &ManualClock = now(&Custom(clock));
+/// ```
+pub trait Slot<D> {
+    /// What the slot resolves to.
+    type Value;
+
+    /// The caller's value, or `default`.
+    fn resolve<'a>(&'a self, default: &'a D) -> &'a Self::Value;
+}
+
+impl<D> Slot<D> for () {
+    type Value = D;
+
+    #[inline]
+    fn resolve<'a>(&'a self, default: &'a D) -> &'a D {
+        default
+    }
+}
+
+impl<D, T> Slot<D> for Custom<T> {
+    type Value = T;
+
+    #[inline]
+    fn resolve<'a>(&'a self, _default: &'a D) -> &'a T {
+        &self.0
+    }
+}

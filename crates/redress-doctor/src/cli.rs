@@ -1,17 +1,24 @@
 //! The `redress` command line.
 //!
 //! [`Cli`] is the parsed command line and [`run`] carries it out, writing
-//! the command's output to the writer it is given, so the binary is a thin
-//! `main` and everything else is testable in-process. Each subcommand is one
+//! the command's output to the writer it is given and returning the
+//! [`Status`] the process should exit with, so the binary is a thin `main`
+//! and everything else is testable in-process. Each subcommand is one
 //! [`Command`] variant with its own arguments struct.
 
+use core::time::Duration;
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use redress_config::{Document, LoadError, PolicyConfig, RULES, parse_duration, suggest};
+use redress_core::ErrorClass;
 
+use crate::doctor::{DoctorOptions, Status, Target, list_rules};
 use crate::scenario::{Scenario, ScenarioError};
-use crate::simulate::{SimulateError, simulate};
+use crate::schedule::ScheduleOptions;
+use crate::script::{Script, ScriptError};
+use crate::simulate::{SimulateError, simulate, simulate_config};
 
 /// `redress`: tools for redress retry policies.
 #[derive(Debug, Parser)]
@@ -27,33 +34,144 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 #[non_exhaustive]
 pub enum Command {
-    /// Play a conformance scenario through the retry engine under virtual
-    /// time and print its event trace as JSON lines.
+    /// Lint the retry policies of a config file (TOML or JSON): exit 0 when
+    /// they pass (warnings allowed), 1 when a policy has errors, 2 when the
+    /// file cannot be read or parsed or has no policy NAME.
+    Doctor(DoctorArgs),
+    /// Play calls through the retry engine under virtual time: a
+    /// conformance scenario (printed as its JSON-lines trace), or a config
+    /// file's policy with a failure script (--script or --fail).
     Simulate(SimulateArgs),
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// For machines.
+    Json,
+}
+
+/// Arguments of `redress doctor`.
+#[derive(Debug, Args)]
+#[non_exhaustive]
+pub struct DoctorArgs {
+    /// The config file, and optionally which of its policies to check.
+    #[arg(value_name = "PATH[:NAME]", required_unless_present = "list_rules")]
+    pub target: Option<String>,
+    /// Also print a normalized snapshot of each policy, every default made
+    /// explicit.
+    #[arg(long)]
+    pub show: bool,
+    /// Also print what each policy does when a class fails every attempt:
+    /// the delays (min, median, p99, max), the cumulative time, and what
+    /// stops it.
+    #[arg(long)]
+    pub schedule: bool,
+    /// The failing class for --schedule [default: SERVER_ERROR].
+    #[arg(long, value_name = "CLASS", value_parser = parse_class, requires = "schedule")]
+    pub class: Option<ErrorClass>,
+    /// How many calls --schedule samples.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "schedule")]
+    pub samples: u32,
+    /// The jitter seed for --schedule (the same seed, the same numbers).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "schedule")]
+    pub seed: u64,
+    /// How long each attempt takes, for --schedule [default: 0s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "schedule")]
+    pub attempt_time: Option<Duration>,
+    /// A retry-after hint every failure carries, for --schedule.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "schedule")]
+    pub retry_after: Option<Duration>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Fail (exit 1) on warnings too: for CI.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Leave out the findings of a warning code (repeatable), e.g.
+    /// --allow W013.
+    #[arg(long, value_name = "CODE", value_parser = parse_warning_code)]
+    pub allow: Vec<String>,
+    /// List every rule (code, severity, what triggers it) and exit.
+    #[arg(long, conflicts_with_all = ["target", "show", "schedule", "deny_warnings", "allow"])]
+    pub list_rules: bool,
 }
 
 /// Arguments of `redress simulate`.
 #[derive(Debug, Args)]
 #[non_exhaustive]
 pub struct SimulateArgs {
-    /// The scenario file (JSON, in the format of `conformance/README.md`).
-    #[arg(value_name = "FILE.json")]
+    /// A conformance scenario (JSON, in the format of
+    /// `conformance/README.md`); with --script or --fail, a config file
+    /// (PATH or PATH:NAME).
+    #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// A failure script (TOML or JSON) to play through the config's policy.
+    #[arg(long, value_name = "SCRIPT")]
+    pub script: Option<PathBuf>,
+    /// One call to play, its attempts separated by commas (repeatable):
+    /// --fail "SERVER_ERROR x3, ok".
+    #[arg(long, value_name = "ATTEMPTS")]
+    pub fail: Vec<String>,
+    /// The jitter seed, with a config (the same seed, the same delays).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Output format [default: json (the trace as JSON lines) for a
+    /// scenario, text with a config].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
 }
 
-/// Why a command failed; [`exit_code`](CliError::exit_code) is what the
-/// process should exit with.
+fn parse_class(text: &str) -> Result<ErrorClass, String> {
+    let upper = text.to_ascii_uppercase().replace('-', "_");
+    ErrorClass::from_name(&upper).ok_or_else(|| {
+        let names = ErrorClass::ALL.map(ErrorClass::name);
+        match suggest(text, names) {
+            Some(near) => format!("unknown error class (did you mean {near}?)"),
+            None => format!("unknown error class (classes: {})", names.join(", ")),
+        }
+    })
+}
+
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| format!("{e} (write e.g. 250ms, 1.5s, 2m)"))
+}
+
+fn parse_warning_code(text: &str) -> Result<String, String> {
+    let code = text.to_ascii_uppercase();
+    match RULES.iter().find(|r| r.code == code) {
+        Some(r) if r.code.starts_with('W') => Ok(code),
+        Some(_) => Err("errors cannot be allowed, only warnings (W...)".to_owned()),
+        None => Err("no such rule (see --list-rules)".to_owned()),
+    }
+}
+
+/// Why a command could not run; [`exit_code`](CliError::exit_code) is what
+/// the process should exit with.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CliError {
     /// The scenario could not be read or is not valid.
     Scenario(ScenarioError),
-    /// The scenario is valid but cannot be simulated.
+    /// The scenario or config is valid but cannot be simulated.
     Simulate {
-        /// The scenario file.
+        /// The scenario or config file.
         file: PathBuf,
         /// Why.
         error: SimulateError,
+    },
+    /// The config file could not be loaded.
+    Config(LoadError),
+    /// The failure script could not be loaded.
+    Script(ScriptError),
+    /// A config was given without a failure script.
+    NoScript {
+        /// The config file.
+        file: PathBuf,
     },
     /// The output could not be written.
     Output(std::io::Error),
@@ -64,8 +182,8 @@ impl CliError {
     /// output failed.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Scenario(_) | CliError::Simulate { .. } => 2,
             CliError::Output(_) => 1,
+            _ => 2,
         }
     }
 }
@@ -75,6 +193,13 @@ impl std::fmt::Display for CliError {
         match self {
             CliError::Scenario(e) => e.fmt(f),
             CliError::Simulate { file, error } => write!(f, "{}: {error}", file.display()),
+            CliError::Config(e) => e.fmt(f),
+            CliError::Script(e) => e.fmt(f),
+            CliError::NoScript { file } => write!(
+                f,
+                "{}: a config needs calls to play: --script SCRIPT.toml or --fail \"SERVER_ERROR x3, ok\"",
+                file.display()
+            ),
             CliError::Output(e) => write!(f, "cannot write the output: {e}"),
         }
     }
@@ -85,32 +210,130 @@ impl std::error::Error for CliError {
         match self {
             CliError::Scenario(e) => Some(e),
             CliError::Simulate { error, .. } => Some(error),
+            CliError::Config(e) => Some(e),
+            CliError::Script(e) => Some(e),
             CliError::Output(e) => Some(e),
+            CliError::NoScript { .. } => None,
         }
     }
 }
 
-/// Carries out `cli`, writing its output to `out`.
-pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
-    match &cli.command {
-        Command::Simulate(args) => run_simulate(args, out),
-    }
+/// Carries out `cli`, writing its output to `out`; returns the status to
+/// exit with.
+pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status, CliError> {
+    let (text, status) = match &cli.command {
+        Command::Doctor(args) => run_doctor(args),
+        Command::Simulate(args) => run_simulate(args)?,
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(CliError::Output)?;
+    Ok(status)
 }
 
-fn run_simulate(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let scenario = Scenario::load(&args.file).map_err(CliError::Scenario)?;
-    let trace = simulate(&scenario).map_err(|error| CliError::Simulate {
-        file: args.file.clone(),
-        error,
-    })?;
-    out.write_all(trace.to_jsonl().as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(CliError::Output)
+fn run_doctor(args: &DoctorArgs) -> (String, Status) {
+    let json = args.format == OutputFormat::Json;
+    let mut out = String::new();
+    let Some(target) = &args.target else {
+        list_rules(&mut out, json);
+        return (out, Status::Passed);
+    };
+    let schedule = args.schedule.then(|| {
+        let mut options = ScheduleOptions::new(args.class.unwrap_or(ErrorClass::ServerError));
+        options.runs = args.samples;
+        options.seed = args.seed;
+        options.attempt_time = args.attempt_time.unwrap_or_default();
+        options.retry_after = args.retry_after;
+        options
+    });
+    let options = DoctorOptions {
+        show: args.show,
+        schedule,
+        deny_warnings: args.deny_warnings,
+        allow: args.allow.clone(),
+        json,
+    };
+    let status = crate::doctor::run(&Target::parse(target), &options, &mut out);
+    (out, status)
+}
+
+fn run_simulate(args: &SimulateArgs) -> Result<(String, Status), CliError> {
+    if args.script.is_none() && args.fail.is_empty() {
+        let scenario = match Scenario::load(&args.file) {
+            Ok(s) => s,
+            Err(e) => {
+                let is_config = args
+                    .file
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("toml"));
+                return Err(if is_config {
+                    CliError::NoScript {
+                        file: args.file.clone(),
+                    }
+                } else {
+                    CliError::Scenario(e)
+                });
+            }
+        };
+        let trace = simulate(&scenario).map_err(|error| CliError::Simulate {
+            file: args.file.clone(),
+            error,
+        })?;
+        let text = match args.format {
+            Some(OutputFormat::Text) => trace.to_text(),
+            _ => trace.to_jsonl(),
+        };
+        return Ok((text, Status::Passed));
+    }
+    let target = Target::parse(&args.file.to_string_lossy());
+    let config = load_policy(&target)?;
+    let mut calls = Vec::new();
+    if let Some(path) = &args.script {
+        calls.extend(Script::load(path).map_err(CliError::Script)?.calls);
+    }
+    calls.extend(
+        Script::from_inline(&args.fail)
+            .map_err(CliError::Script)?
+            .calls,
+    );
+    let trace =
+        simulate_config(&config, &calls, args.seed).map_err(|error| CliError::Simulate {
+            file: target.path.clone(),
+            error,
+        })?;
+    let text = match args.format {
+        Some(OutputFormat::Json) => trace.to_jsonl(),
+        _ => trace.to_text(),
+    };
+    Ok((text, Status::Passed))
+}
+
+/// The policy `target` names; only it has to be valid.
+fn load_policy(target: &Target) -> Result<PolicyConfig, CliError> {
+    let doc = Document::load(&target.path).map_err(CliError::Config)?;
+    let entry = match &target.name {
+        Some(name) => doc.entry(name).map_err(CliError::Config)?,
+        None => match doc.entries() {
+            [only] => only,
+            many => {
+                return Err(CliError::Config(LoadError::NotSingle {
+                    file: Some(target.path.clone()),
+                    available: many.iter().filter_map(|e| e.name.clone()).collect(),
+                }));
+            }
+        },
+    };
+    entry.result.clone().map_err(|problems| {
+        CliError::Config(LoadError::Invalid {
+            file: Some(target.path.clone()),
+            problems,
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
     use clap::CommandFactory;
@@ -123,7 +346,9 @@ mod tests {
     #[test]
     fn simulate_takes_one_file() {
         let cli = Cli::try_parse_from(["redress", "simulate", "x.json"]).unwrap();
-        let Command::Simulate(args) = &cli.command;
+        let Command::Simulate(args) = &cli.command else {
+            panic!("not simulate")
+        };
         assert_eq!(args.file, PathBuf::from("x.json"));
         assert!(Cli::try_parse_from(["redress", "simulate"]).is_err());
         assert!(Cli::try_parse_from(["redress"]).is_err());
@@ -140,5 +365,46 @@ mod tests {
                 .starts_with("/nonexistent/s.json: cannot read")
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn doctor_arguments() {
+        let cli = Cli::try_parse_from([
+            "redress",
+            "doctor",
+            "retry.toml:payments",
+            "--schedule",
+            "--class",
+            "rate_limit",
+            "--attempt-time",
+            "100ms",
+            "--allow",
+            "w013",
+            "--deny-warnings",
+        ])
+        .unwrap();
+        let Command::Doctor(args) = &cli.command else {
+            panic!("not doctor")
+        };
+        assert_eq!(args.class, Some(ErrorClass::RateLimit));
+        assert_eq!(args.attempt_time, Some(Duration::from_millis(100)));
+        assert_eq!(args.allow, ["W013"]);
+        // --class needs --schedule; errors cannot be allowed; a target is
+        // needed unless listing rules.
+        assert!(Cli::try_parse_from(["redress", "doctor", "x.toml", "--class", "AUTH"]).is_err());
+        assert!(Cli::try_parse_from(["redress", "doctor", "x.toml", "--allow", "E001"]).is_err());
+        assert!(Cli::try_parse_from(["redress", "doctor"]).is_err());
+        assert!(Cli::try_parse_from(["redress", "doctor", "--list-rules"]).is_ok());
+        let e = Cli::try_parse_from([
+            "redress",
+            "doctor",
+            "x",
+            "--schedule",
+            "--class",
+            "SERVR_ERROR",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("did you mean SERVER_ERROR?"), "{e}");
     }
 }

@@ -1,15 +1,26 @@
-//! The `redress` command: simulate retry scenarios (and, later, lint retry
-//! configs).
+//! The `redress` command: lint retry configs, see their envelope, and
+//! simulate retry scenarios.
 //!
-//! `redress simulate FILE.json` plays a conformance scenario (a policy plus
-//! a script of calls and attempt outcomes) through the real engine of
-//! [`redress_core`] under virtual time, and prints the event trace in the
-//! format the reference implementation's runner prints, so the two can be
-//! diffed. The library behind it:
+//! - `redress doctor PATH[:NAME]` lints the policies of a config file with
+//!   [`redress_config`]'s rules (`--show` prints a normalized snapshot,
+//!   `--schedule` the envelope under sustained failure, `--format json` is
+//!   for machines, `--deny-warnings` for CI);
+//! - `redress simulate FILE.json` plays a conformance scenario (a policy
+//!   plus a script of calls and attempt outcomes) through the real engine of
+//!   [`redress_core`] under virtual time, and prints the event trace in the
+//!   format the reference implementation's runner prints, so the two can be
+//!   diffed; `redress simulate CONFIG --script SCRIPT` plays a failure
+//!   [script] through a config file's policy.
 //!
+//! The library behind it:
+//!
+//! - [`doctor`](mod@doctor): the lint run and its reports;
+//! - [`schedule`]: sampling a policy's envelope;
 //! - [`scenario`]: the scenario model and its strict parser;
+//! - [`script`]: failure scripts for config files;
 //! - [`simulate`](mod@simulate): driving the engine under virtual time;
 //! - [`trace`]: trace lines and their reference-compatible JSON;
+//! - [`render`]: text rendering shared by the commands;
 //! - [`cli`]: the command line.
 //!
 //! ```
@@ -33,11 +44,16 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod doctor;
+pub mod render;
 pub mod scenario;
+pub mod schedule;
+pub mod script;
 pub mod simulate;
 pub mod trace;
 
 pub use cli::{Cli, CliError, Command, run};
+pub use doctor::Status;
 pub use scenario::{Scenario, ScenarioError};
 pub use simulate::{SimulateError, simulate};
 pub use trace::{Trace, TraceLine};

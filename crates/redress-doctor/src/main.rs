@@ -1,4 +1,5 @@
-//! `redress`: simulate retry scenarios (see the `redress_doctor` library).
+//! `redress`: lint retry configs and simulate retry scenarios (see the
+//! `redress_doctor` library).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -12,7 +13,7 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match run(&cli, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status.code()),
         Err(e) => {
             eprintln!("redress: error: {e}");
             ExitCode::from(e.exit_code())

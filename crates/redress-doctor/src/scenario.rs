@@ -48,6 +48,10 @@ pub struct PolicySpec {
     pub max_unknown_attempts: Option<u32>,
     /// Per-class caps on failures.
     pub per_class_max_attempts: BTreeMap<ErrorClass, u32>,
+    /// How long one attempt may run (`attempt_timeout_s`; an extension of the
+    /// shared format: the reference has the setting, `reference.py` does not
+    /// pass it). An attempt scripted to take longer times out.
+    pub attempt_timeout: Option<Duration>,
     /// The default strategy.
     pub strategy: Option<StrategySpec>,
     /// Per-class strategies (they win over the default).
@@ -325,6 +329,7 @@ fn policy(node: &Node<'_>) -> Result<PolicySpec, ScenarioError> {
             "max_attempts",
             "max_unknown_attempts",
             "per_class_max_attempts",
+            "attempt_timeout_s",
             "strategy",
             "strategies",
             "budget",
@@ -358,6 +363,10 @@ fn policy(node: &Node<'_>) -> Result<PolicySpec, ScenarioError> {
         Some(v) => v.class_map(|n| n.count())?,
         None => BTreeMap::new(),
     };
+    let attempt_timeout = p
+        .opt("attempt_timeout_s")
+        .map(|v| v.positive_seconds())
+        .transpose()?;
     let default_strategy = p.opt("strategy").map(|v| strategy(&v)).transpose()?;
     let strategies = match p.opt("strategies") {
         Some(v) => v.class_map(strategy)?,
@@ -375,6 +384,7 @@ fn policy(node: &Node<'_>) -> Result<PolicySpec, ScenarioError> {
         max_attempts,
         max_unknown_attempts,
         per_class_max_attempts,
+        attempt_timeout,
         strategy: default_strategy,
         strategies,
         budget,

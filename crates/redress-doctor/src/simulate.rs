@@ -17,18 +17,24 @@
 //! Every event the engine emits becomes a trace line, followed by one
 //! outcome line per call. No decision is made here: that is the point of
 //! the conformance suite.
+//!
+//! [`simulate_config`] plays the same kind of calls (from a failure
+//! [script](crate::script)) through a policy loaded from a config file;
+//! its jittered strategies draw from a generator seeded by the caller, so a
+//! run is reproducible.
 
 use core::cell::RefCell;
 use core::fmt;
 use core::time::Duration;
 use std::sync::Arc;
 
+use redress_config::{BuildError, PolicyConfig};
 use redress_core::backoff::{Backoff, constant, retry_after_or, schedule};
 use redress_core::breaker::CircuitBreaker;
 use redress_core::budget::RollingBudget;
 use redress_core::{
-    Action, Classification, ConfigError, ErrorClass, Event, FastRng, ManualClock, Policy,
-    PolicyBuilder,
+    Action, Bound, Classification, ConfigError, ErrorClass, Event, FastRng, Hooks, ManualClock,
+    Outcome, Policy, PolicyBuilder,
 };
 
 use crate::scenario::{CallSpec, PolicySpec, Scenario, ScriptedOutcome, StrategySpec};
@@ -40,23 +46,15 @@ use crate::trace::{EventLine, OutcomeLine, Trace, TraceLine};
 pub enum SimulateError {
     /// The engine refused the policy.
     Config(ConfigError),
-    /// A call scripts no attempt.
-    EmptyScript {
-        /// The call's index.
-        call: usize,
-    },
+    /// The config could not be built into a policy.
+    Build(BuildError),
 }
 
 impl fmt::Display for SimulateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SimulateError::Config(e) => write!(f, "policy: the engine refuses it: {e}"),
-            SimulateError::EmptyScript { call } => {
-                write!(
-                    f,
-                    "calls[{call}].attempts: must script at least one attempt"
-                )
-            }
+            SimulateError::Build(e) => e.fmt(f),
         }
     }
 }
@@ -65,7 +63,7 @@ impl std::error::Error for SimulateError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SimulateError::Config(e) => Some(e),
-            _ => None,
+            SimulateError::Build(e) => Some(e),
         }
     }
 }
@@ -88,23 +86,42 @@ impl std::error::Error for SimulateError {
 /// ```
 pub fn simulate(scenario: &Scenario) -> Result<Trace, SimulateError> {
     let policy = build_policy(&scenario.policy)?;
-    let clock = ManualClock::new();
     // Strategies are deterministic; the generator only has to exist.
-    let mut rng = FastRng::seeded(0);
-    let lines = RefCell::new(Vec::new());
-    for (index, call) in scenario.calls.iter().enumerate() {
-        clock.set(call.at);
-        let outcome = run_call(&policy, index, call, &clock, &lines, &mut rng)?;
-        lines.borrow_mut().push(TraceLine::Outcome(outcome));
-    }
-    Ok(Trace {
-        lines: lines.into_inner(),
-    })
+    Ok(play(&policy, &scenario.calls, &mut Engine::new(0), ()))
+}
+
+/// Plays `calls` through the policy `config` describes, drawing jitter
+/// from a generator seeded with `seed`.
+///
+/// ```
+/// use redress_config::PolicyConfig;
+/// use redress_doctor::script::Script;
+/// use redress_doctor::simulate::simulate_config;
+///
+/// let config = PolicyConfig::from_toml_str(r#"strategy = { kind = "constant", delay = "1s" }"#)?;
+/// let script = Script::from_inline(&["SERVER_ERROR x2, ok"])?;
+/// let trace = simulate_config(&config, &script.calls, 1)?;
+/// assert_eq!(trace.to_jsonl().lines().count(), 4); // 2 retries, a success, the outcome
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn simulate_config(
+    config: &PolicyConfig,
+    calls: &[CallSpec],
+    seed: u64,
+) -> Result<Trace, SimulateError> {
+    let policy = config
+        .builder()
+        .map_err(SimulateError::Build)?
+        .classifier(classify_error as ErrorClassifierFn)
+        .result_classifier(classify_value as ResultClassifierFn)
+        .build()
+        .map_err(SimulateError::Config)?;
+    Ok(play(&policy, calls, &mut Engine::new(seed), ()))
 }
 
 /// A scripted failure's class and retry-after hint.
 #[derive(Clone, Copy, Debug)]
-struct Scripted {
+pub struct Scripted {
     class: ErrorClass,
     retry_after: Option<Duration>,
 }
@@ -121,7 +138,7 @@ impl Scripted {
 
 /// The error a scripted attempt fails with.
 #[derive(Clone, Copy, Debug)]
-struct ScriptedError(Scripted);
+pub struct ScriptedError(Scripted);
 
 impl fmt::Display for ScriptedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -134,11 +151,14 @@ impl std::error::Error for ScriptedError {}
 /// The value a scripted attempt returns: flagged as a failure, or a plain
 /// success.
 #[derive(Clone, Copy, Debug)]
-struct ScriptedValue(Option<Scripted>);
+pub struct ScriptedValue(Option<Scripted>);
 
-type ErrorClassifierFn = fn(&ScriptedError) -> Classification;
-type ResultClassifierFn = fn(&ScriptedValue) -> Option<Classification>;
-type ScenarioPolicy = Policy<ErrorClassifierFn, ResultClassifierFn>;
+/// The classifier of a scenario's policy: the class a scripted error carries.
+pub type ErrorClassifierFn = fn(&ScriptedError) -> Classification;
+/// The result classifier of a scenario's policy: flags scripted results.
+pub type ResultClassifierFn = fn(&ScriptedValue) -> Option<Classification>;
+/// A policy built from a scenario.
+pub type ScenarioPolicy = Policy<ErrorClassifierFn, ResultClassifierFn>;
 type ScenarioPolicyBuilder = PolicyBuilder<ErrorClassifierFn, ResultClassifierFn>;
 
 fn classify_error(error: &ScriptedError) -> Classification {
@@ -171,7 +191,9 @@ fn backoff(spec: &StrategySpec) -> Backoff {
     }
 }
 
-fn build_policy(spec: &PolicySpec) -> Result<ScenarioPolicy, SimulateError> {
+/// Builds the policy a scenario describes (with its budget and breaker,
+/// shared by every call played through it).
+pub fn build_policy(spec: &PolicySpec) -> Result<ScenarioPolicy, SimulateError> {
     let mut builder = Policy::builder()
         .classifier(classify_error as ErrorClassifierFn)
         .result_classifier(classify_value as ResultClassifierFn)
@@ -183,6 +205,9 @@ fn build_policy(spec: &PolicySpec) -> Result<ScenarioPolicy, SimulateError> {
     };
     for (class, cap) in &spec.per_class_max_attempts {
         builder = builder.class_max_attempts(*class, *cap);
+    }
+    if let Some(timeout) = spec.attempt_timeout {
+        builder = builder.attempt_timeout(timeout);
     }
     if let Some(strategy) = &spec.strategy {
         builder = builder.strategy(backoff(strategy));
@@ -198,7 +223,7 @@ fn build_policy(spec: &PolicySpec) -> Result<ScenarioPolicy, SimulateError> {
 /// Adds the scenario's budget and circuit breaker to the policy. Both live
 /// in the policy, so every call of the scenario shares them, and the engine
 /// reads them with the same virtual `now` as everything else. A call the
-/// breaker rejects ends at once, and [`run_call`] reports it with the
+/// breaker rejects ends at once, and [`play`] reports it with the
 /// engine's stop reason (`CIRCUIT_OPEN`) and no operation call.
 fn with_shared_state(
     mut builder: ScenarioPolicyBuilder,
@@ -234,54 +259,156 @@ fn event_line(call: usize, event: &Event<'_>) -> EventLine {
 }
 
 /// Runs one call from the clock's current time; its events go to `lines`.
-fn run_call(
-    policy: &ScenarioPolicy,
-    index: usize,
-    call: &CallSpec,
-    clock: &ManualClock,
-    lines: &RefCell<Vec<TraceLine>>,
-    rng: &mut FastRng,
-) -> Result<OutcomeLine, SimulateError> {
-    let mut site = policy.bind();
-    if let Some(name) = call.operation.as_deref() {
-        site = site.operation(name);
+/// One call of a scenario, as a runner plays it: each invocation of the
+/// operation takes the next script entry (the last one repeats).
+#[derive(Debug)]
+pub struct ScriptedCall<'a> {
+    spec: &'a CallSpec,
+    played: core::cell::Cell<u32>,
+}
+
+impl<'a> ScriptedCall<'a> {
+    /// The call `spec`, not played yet.
+    pub fn new(spec: &'a CallSpec) -> Self {
+        ScriptedCall {
+            spec,
+            played: core::cell::Cell::new(0),
+        }
     }
-    let site = site.on_event(|event| {
-        lines
-            .borrow_mut()
-            .push(TraceLine::Event(event_line(index, event)))
-    });
 
-    let mut operation_calls: u32 = 0;
-    let (mut exec, mut action) = site.start::<ScriptedValue, ScriptedError>(clock.now());
-    let outcome = loop {
-        action = match action {
-            Action::Attempt => {
-                let entry = usize::try_from(operation_calls)
-                    .ok()
-                    .and_then(|i| call.entry(i))
-                    .ok_or(SimulateError::EmptyScript { call: index })?;
-                operation_calls = operation_calls.saturating_add(1);
-                clock.advance(entry.duration);
-                exec.record(scripted_result(entry.outcome), clock.now(), rng)
-            }
-            Action::Sleep(delay) => {
-                clock.advance(delay);
-                exec.resume(clock.now())
-            }
-            Action::Done => break exec.finish(clock.now()),
-        };
-    };
+    /// Plays the next attempt: how long it takes and how it ends.
+    pub fn next(&self) -> (Duration, Result<ScriptedValue, ScriptedError>) {
+        let index = usize::try_from(self.played.get()).unwrap_or(usize::MAX);
+        self.played.set(self.played.get().saturating_add(1));
+        match self.spec.entry(index) {
+            Some(entry) => (entry.duration, scripted_result(entry.outcome)),
+            // The parser never lets a call have no attempts.
+            None => (Duration::ZERO, Ok(ScriptedValue(None))),
+        }
+    }
 
-    let mut line = OutcomeLine::new(index);
-    line.ok = outcome.is_ok();
-    line.stop_reason = outcome.stop_reason;
-    line.attempts = outcome.attempts;
-    line.last_class = outcome.last_class;
-    line.cause = outcome.cause;
-    line.elapsed = outcome.elapsed;
-    line.operation_calls = operation_calls;
-    Ok(line)
+    /// How many attempts were played (the operation's invocations).
+    pub fn invocations(&self) -> u32 {
+        self.played.get()
+    }
+}
+
+/// The call site a runner is handed: the scenario's policy, with the trace
+/// hooks (and any extra hooks) attached.
+pub type ScenarioSite<'a, H> = Bound<'a, ErrorClassifierFn, ResultClassifierFn, H>;
+
+/// Something that runs a scenario's calls: the engine driven by hand
+/// ([`Engine`], which `simulate` uses), or a real runner. Every runner must
+/// produce the same trace for the same scenario; that is the parity test.
+pub trait Runner {
+    /// Waits until `at` (since the scenario started) if that is later than
+    /// the runner's current time.
+    fn wait_until(&mut self, at: Duration);
+
+    /// Runs one call through `site`, whose operation plays `call`: each
+    /// attempt takes its scripted time on the runner's clock, then ends as
+    /// scripted. A runner that can enforce the policy's attempt timeout
+    /// cuts attempts that overrun it.
+    fn run<H: Hooks + Clone>(
+        &mut self,
+        site: &ScenarioSite<'_, H>,
+        call: &ScriptedCall<'_>,
+    ) -> Outcome<ScriptedValue, ScriptedError>;
+}
+
+/// The engine driven by hand on a [`ManualClock`]: no runner code at all,
+/// the reference point of the parity test.
+#[derive(Debug)]
+pub struct Engine {
+    clock: ManualClock,
+    rng: FastRng,
+}
+
+impl Engine {
+    /// An engine on a clock at zero, drawing jitter from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Engine {
+            clock: ManualClock::new(),
+            rng: FastRng::seeded(seed),
+        }
+    }
+}
+
+impl Runner for Engine {
+    fn wait_until(&mut self, at: Duration) {
+        self.clock.set(at);
+    }
+
+    fn run<H: Hooks + Clone>(
+        &mut self,
+        site: &ScenarioSite<'_, H>,
+        call: &ScriptedCall<'_>,
+    ) -> Outcome<ScriptedValue, ScriptedError> {
+        let clock = &self.clock;
+        let (mut exec, mut action) = site.start::<ScriptedValue, ScriptedError>(clock.now());
+        loop {
+            action = match action {
+                Action::Attempt => {
+                    let (took, result) = call.next();
+                    match exec.attempt_timeout() {
+                        // The attempt overruns its timeout: it is cut there.
+                        Some(limit) if took > limit => {
+                            clock.advance(limit);
+                            exec.record_timeout(clock.now(), &mut self.rng)
+                        }
+                        _ => {
+                            clock.advance(took);
+                            exec.record(result, clock.now(), &mut self.rng)
+                        }
+                    }
+                }
+                Action::Sleep(delay) => {
+                    clock.advance(delay);
+                    exec.resume(clock.now())
+                }
+                Action::Done => return exec.finish(clock.now()),
+            };
+        }
+    }
+}
+
+/// Plays every call of `calls` through `policy` and `runner`, with `extra`
+/// hooks on every call site, and returns the trace.
+pub fn play<Rn: Runner, X: Hooks + Clone>(
+    policy: &ScenarioPolicy,
+    calls: &[CallSpec],
+    runner: &mut Rn,
+    extra: X,
+) -> Trace {
+    let lines = RefCell::new(Vec::new());
+    for (index, spec) in calls.iter().enumerate() {
+        runner.wait_until(spec.at);
+        let mut site = policy.bind();
+        if let Some(name) = spec.operation.as_deref() {
+            site = site.operation(name);
+        }
+        let site = site
+            .on_event(|event| {
+                lines
+                    .borrow_mut()
+                    .push(TraceLine::Event(event_line(index, event)))
+            })
+            .hooks(extra.clone());
+        let call = ScriptedCall::new(spec);
+        let outcome = runner.run(&site, &call);
+        let mut line = OutcomeLine::new(index);
+        line.ok = outcome.is_ok();
+        line.stop_reason = outcome.stop_reason;
+        line.attempts = outcome.attempts;
+        line.last_class = outcome.last_class;
+        line.cause = outcome.cause;
+        line.elapsed = outcome.elapsed;
+        line.operation_calls = call.invocations();
+        lines.borrow_mut().push(TraceLine::Outcome(line));
+    }
+    Trace {
+        lines: lines.into_inner(),
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,43 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// The trace as a person reads it: per call, what each attempt did and
+    /// how the call ended.
+    ///
+    /// ```
+    /// use redress_doctor::{scenario::Scenario, simulate::simulate};
+    ///
+    /// let scenario = Scenario::from_json(r#"{
+    ///     "policy": {"strategy": {"kind": "constant", "delay_s": 0.5}},
+    ///     "calls": [{"attempts": [{"error": "TRANSIENT"}, {"ok": true}]}]
+    /// }"#)?;
+    /// assert_eq!(
+    ///     simulate(&scenario)?.to_text(),
+    ///     "call 0\n  attempt 1: TRANSIENT error -> retry in 500ms\n  attempt 2: ok\n  => ok after 2 attempts, 500ms\n"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let mut current = None;
+        for line in &self.lines {
+            let call = match line {
+                TraceLine::Event(e) => e.call,
+                TraceLine::Outcome(o) => o.call,
+            };
+            if current != Some(call) {
+                if current.is_some() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("call {call}\n"));
+                current = Some(call);
+            }
+            out.push_str(&line.to_text());
+            out.push('\n');
+        }
+        out
+    }
+
     /// The trace as JSON lines, each ending with a newline.
     pub fn to_jsonl(&self) -> String {
         self.lines.iter().fold(String::new(), |mut out, line| {
@@ -152,7 +189,62 @@ struct OutcomeFields {
     stop_reason: Option<&'static str>,
 }
 
+fn failure(class: Option<ErrorClass>, cause: Option<Cause>) -> String {
+    let class = class.map_or("?", ErrorClass::name);
+    match cause {
+        Some(Cause::Result) => format!("{class} (flagged result)"),
+        _ => format!("{class} error"),
+    }
+}
+
 impl TraceLine {
+    /// The line for a person, indented under its call (without the
+    /// newline).
+    pub fn to_text(&self) -> String {
+        use crate::render::{approx, plural};
+        match self {
+            TraceLine::Event(e) => {
+                let n = e.attempt;
+                let stop = e.stop_reason.map_or("?", StopReason::as_str);
+                match e.event {
+                    EventKind::Success => format!("  attempt {n}: ok"),
+                    EventKind::Retry => format!(
+                        "  attempt {n}: {} -> retry in {}",
+                        failure(e.class, e.cause),
+                        approx(e.sleep)
+                    ),
+                    EventKind::CircuitOpened => "  circuit breaker opened".to_owned(),
+                    EventKind::CircuitHalfOpen => {
+                        "  circuit breaker half-open: this call is the probe".to_owned()
+                    }
+                    EventKind::CircuitClosed => "  circuit breaker closed".to_owned(),
+                    EventKind::CircuitRejected => {
+                        "  circuit breaker open: the call is rejected".to_owned()
+                    }
+                    _ if e.class.is_some() => format!(
+                        "  attempt {n}: {} -> stop: {stop}",
+                        failure(e.class, e.cause)
+                    ),
+                    _ => format!("  attempt {n}: stop: {stop}"),
+                }
+            }
+            TraceLine::Outcome(o) => {
+                let attempts = plural(o.attempts as usize, "attempt");
+                let elapsed = approx(o.elapsed);
+                if o.ok {
+                    format!("  => ok after {attempts}, {elapsed}")
+                } else {
+                    let stop = o.stop_reason.map_or("?", StopReason::as_str);
+                    let last = o
+                        .last_class
+                        .map(|c| format!(" (last failure: {c})"))
+                        .unwrap_or_default();
+                    format!("  => failed: {stop} after {attempts}, {elapsed}{last}")
+                }
+            }
+        }
+    }
+
     /// The line as the reference prints it (without the newline).
     ///
     /// ```

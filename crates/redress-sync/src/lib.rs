@@ -31,55 +31,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::error::Error;
-use std::sync::OnceLock;
-use std::time::Duration;
 
 use redress_core::{
-    Action, Attempt, BlockingSleeper, Bound, Classifier, Clock, Custom, ErrorClassifier, Hooks,
-    NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, SystemClock, ThreadSleeper,
+    Action, Attempt, BlockingSleeper, Bound, Classifier, Clock, ErrorClassifier, Hooks,
+    NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, Slot, SystemClock,
+    ThreadSleeper,
 };
-
-/// Where a blocking call's sleeps go: `()` sleeps the thread, [`Custom`]
-/// uses the caller's [`BlockingSleeper`].
-pub trait SleeperSlot {
-    /// Sleeps for `duration`.
-    fn sleep(&self, duration: Duration);
-}
-
-impl SleeperSlot for () {
-    #[inline]
-    fn sleep(&self, duration: Duration) {
-        ThreadSleeper.sleep(duration);
-    }
-}
-
-impl<S: BlockingSleeper> SleeperSlot for Custom<S> {
-    #[inline]
-    fn sleep(&self, duration: Duration) {
-        self.0.sleep(duration);
-    }
-}
-
-/// Where a blocking call reads time: `()` is the [`SystemClock`],
-/// [`Custom`] the caller's [`Clock`].
-pub trait ClockSlot {
-    /// The current time.
-    fn now(&self) -> Duration;
-}
-
-impl ClockSlot for () {
-    #[inline]
-    fn now(&self) -> Duration {
-        SystemClock.now()
-    }
-}
-
-impl<K: Clock> ClockSlot for Custom<K> {
-    #[inline]
-    fn now(&self) -> Duration {
-        self.0.now()
-    }
-}
 
 /// Runs operations under a policy, blocking the current thread.
 ///
@@ -168,8 +125,8 @@ impl<C, R> BlockingPolicy<C, R> for Policy<C, R> {
 impl<C, R, H, S, K> BlockingPolicy<C, R> for Bound<'_, C, R, H, S, K>
 where
     H: Hooks,
-    S: SleeperSlot,
-    K: ClockSlot,
+    S: Slot<ThreadSleeper, Value: BlockingSleeper>,
+    K: Slot<SystemClock, Value: Clock>,
 {
     fn execute_with<T, E, F>(&self, mut operation: F) -> Outcome<T, E>
     where
@@ -177,8 +134,12 @@ where
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        let clock = self.clock_ref();
-        let sleeper = self.sleeper_ref();
+        #[cfg(feature = "tracing")]
+        let span = redress_core::call_span(self.operation_name());
+        #[cfg(feature = "tracing")]
+        let _in_span = span.enter();
+        let clock = self.clock_ref().resolve(&SystemClock);
+        let sleeper = self.sleeper_ref().resolve(&ThreadSleeper);
         let mut rng = self.rng();
         let (mut exec, mut action) = self.start(clock.now());
         loop {
@@ -201,8 +162,7 @@ where
 /// classifier, decorrelated jitter capped at 5 s, deadline 60 s, 6 attempts,
 /// 2 unknown), built once.
 pub fn quick_policy() -> &'static Policy<ErrorClassifier, NoResultClassifier> {
-    static QUICK: OnceLock<Policy> = OnceLock::new();
-    QUICK.get_or_init(Policy::default)
+    Policy::shared_default()
 }
 
 /// Retries `operation` with the reference's one-line defaults: the default

@@ -32,9 +32,15 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `sync` | yes | the blocking runner (`redress-sync`): [`BlockingPolicy`] (`policy.call`, `policy.execute`) and [`retry`] |
+//! | `tokio` | no | the tokio runner (`redress-tokio`): [`AsyncPolicy`] (`policy.call_async`, `policy.execute_async`) runs on tokio, [`retry_async`], module [`tokio`] |
+//! | `async-std` | no | the async-std runner (`redress-async-std`, discontinued upstream): the same on async-std, module [`async_std`] |
 //! | `std` | via `sync` | `std::io::Error` classification, [`SystemClock`], [`ThreadSleeper`] |
 //! | `alloc` | via `std` | `Arc`-shared custom strategies, owned schedules, timelines |
 //! | `serde` | no | `Serialize`/`Deserialize` for classes, stop reasons, event kinds |
+//! | `testing` | no | the testing kit, module [`testing`]: virtual time, deterministic strategies, scripted operations, a fake breaker, trace assertions |
+//! | `config` | no | module [`config`]: policies as TOML/JSON data, loading with located errors, building, writing out, and the `redress doctor` lints as a library call |
+//! | `metrics` | no | module [`metrics`]: events, calls, attempts, delays and breaker state through the `metrics` facade, named for Prometheus |
+//! | `tracing` | no | a `tracing` span per call (`redress.call`, with the operation) and an event per retry, stop and breaker transition, at DEBUG/INFO/WARN (see [`call_span`]) |
 //!
 //! With `default-features = false` (and no `std`) the engine works on
 //! `no_std` targets without an allocator; drive [`Execution`] from your own
@@ -55,10 +61,68 @@ pub use redress_core::*;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 #[doc(inline)]
-pub use redress_sync::{BlockingPolicy, ClockSlot, SleeperSlot, quick_policy, retry};
+pub use redress_sync::{BlockingPolicy, quick_policy, retry};
+
+mod runtime;
+
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-std"))))]
+pub use runtime::retry_async;
+pub use runtime::{
+    AsyncPolicy, DefaultAsyncClock, DefaultAsyncSleeper,
+    PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock,
+};
+
+/// The tokio runner (`redress-tokio`): its sleeper, clock, and free
+/// functions.
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio {
+    #[doc(inline)]
+    pub use redress_tokio::*;
+}
+
+/// The async-std runner (`redress-async-std`): its sleeper and free
+/// functions.
+#[cfg(feature = "async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+pub mod async_std {
+    #[doc(inline)]
+    pub use redress_async_std::*;
+}
+
+/// The testing kit (`redress-testing`): virtual time, deterministic
+/// strategies, scripted operations, a fake circuit breaker and trace
+/// assertions. See `docs/testing.md`.
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing {
+    #[doc(inline)]
+    pub use redress_testing::*;
+}
+
+/// Policies as data (`redress-config`): load TOML or JSON configs with
+/// located errors, build policies from them, write them back out, and lint
+/// them (the rules of `redress doctor`). See `docs/doctor.md`.
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod config {
+    #[doc(inline)]
+    pub use redress_config::*;
+}
+
+/// Metrics through the `metrics` facade (`redress-metrics`). See
+/// `docs/observability.md`.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics {
+    #[doc(inline)]
+    pub use redress_metrics::*;
+}
 
 /// The traits and types most call sites need: `use redress::prelude::*;`.
 pub mod prelude {
+    pub use crate::AsyncPolicy;
     #[cfg(feature = "sync")]
     pub use crate::BlockingPolicy;
     pub use crate::{
@@ -71,3 +135,43 @@ pub mod prelude {
 #[cfg(all(doctest, feature = "sync"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The snippets of `docs/getting-started.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync"))]
+#[doc = include_str!("../../../docs/getting-started.md")]
+pub struct GettingStartedDoctests;
+
+/// The snippets of `docs/concepts.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync"))]
+#[doc = include_str!("../../../docs/concepts.md")]
+pub struct ConceptsDoctests;
+
+/// The snippets of `docs/resilience.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync"))]
+#[doc = include_str!("../../../docs/resilience.md")]
+pub struct ResilienceDoctests;
+
+/// The snippets of `docs/semantics.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync"))]
+#[doc = include_str!("../../../docs/semantics.md")]
+pub struct SemanticsDoctests;
+
+/// The snippets of `docs/doctor.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync", feature = "config"))]
+#[doc = include_str!("../../../docs/doctor.md")]
+pub struct DoctorDoctests;
+
+/// The snippets of `docs/runtimes.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync"))]
+#[doc = include_str!("../../../docs/runtimes.md")]
+pub struct RuntimesDoctests;
+
+/// The snippets of `docs/testing.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync", feature = "testing"))]
+#[doc = include_str!("../../../docs/testing.md")]
+pub struct TestingDoctests;
+
+/// The snippets of `docs/observability.md`, compiled and run as doctests.
+#[cfg(all(doctest, feature = "sync", feature = "metrics"))]
+#[doc = include_str!("../../../docs/observability.md")]
+pub struct ObservabilityDoctests;

@@ -1,0 +1,184 @@
+//! Building: a [`PolicyConfig`] to a [`PolicyBuilder`] or a [`Policy`].
+
+use core::fmt;
+use std::sync::Arc;
+
+use redress_core::{
+    CircuitBreaker, ConfigError, ErrorClassifier, NoResultClassifier, Policy, PolicyBuilder,
+    RatioBudget, RollingBudget,
+};
+
+use crate::diagnostic::Report;
+use crate::lint::Lint;
+use crate::model::{BreakerConfig, BudgetConfig, PolicyConfig};
+
+/// Why a config could not be built into a policy.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The config has lint errors (the report also holds its warnings).
+    Invalid(Report),
+    /// The engine refused a value (lint errors normally catch these
+    /// first).
+    Engine(ConfigError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Invalid(report) => {
+                let errors: Vec<_> = report.errors().collect();
+                match errors.as_slice() {
+                    [one] => write!(f, "invalid retry policy: {one}"),
+                    many => {
+                        write!(f, "invalid retry policy ({} errors):", many.len())?;
+                        for e in many {
+                            write!(f, "\n  {e}")?;
+                        }
+                        Ok(())
+                    }
+                }
+            }
+            BuildError::Engine(e) => write!(f, "invalid retry policy: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Engine(e) => Some(e),
+            BuildError::Invalid(_) => None,
+        }
+    }
+}
+
+impl From<ConfigError> for BuildError {
+    fn from(e: ConfigError) -> Self {
+        BuildError::Engine(e)
+    }
+}
+
+impl PolicyConfig {
+    /// A [`PolicyBuilder`] holding this configuration, with the default
+    /// classifier: set yours with
+    /// [`.classifier(..)`](PolicyBuilder::classifier) (and a result
+    /// classifier, hooks, ...) and [`build`](PolicyBuilder::build).
+    ///
+    /// The config is linted first; any lint error refuses it (warnings do
+    /// not). The budget and breaker are created here, one each: clone the
+    /// built policy to share them between call sites.
+    ///
+    /// ```
+    /// use redress_config::PolicyConfig;
+    /// use redress_core::{Classification, ErrorClass};
+    ///
+    /// #[derive(Debug)]
+    /// enum ApiError { Throttled, Down, BadRequest }
+    ///
+    /// let config = PolicyConfig::from_toml_str(r#"
+    ///     max_attempts = 4
+    ///     strategy = { kind = "decorrelated_jitter", max = "2s" }
+    ///     strategies.RATE_LIMIT = { kind = "retry_after_or", fallback = { kind = "equal_jitter", max = "10s" } }
+    /// "#)?;
+    /// let policy = config
+    ///     .builder()?
+    ///     .classifier(|e: &ApiError| match e {
+    ///         ApiError::Throttled => ErrorClass::RateLimit,
+    ///         ApiError::Down => ErrorClass::ServerError,
+    ///         ApiError::BadRequest => ErrorClass::Permanent,
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(policy.retry().max_attempts(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(&self) -> Result<PolicyBuilder, BuildError> {
+        let report = self.lint();
+        if report.has_errors() {
+            return Err(BuildError::Invalid(report));
+        }
+        let mut b = Policy::builder()
+            .deadline(self.deadline)
+            .max_attempts(self.max_attempts);
+        b = match self.max_unknown_attempts {
+            Some(cap) => b.max_unknown_attempts(cap),
+            None => b.unlimited_unknown_attempts(),
+        };
+        if let Some(timeout) = self.attempt_timeout {
+            b = b.attempt_timeout(timeout);
+        }
+        for (class, cap) in &self.per_class_max_attempts {
+            b = b.class_max_attempts(*class, *cap);
+        }
+        if let Some(strategy) = &self.strategy {
+            b = b.strategy(strategy.to_backoff());
+        }
+        for (class, strategy) in &self.strategies {
+            b = b.class_strategy(*class, strategy.to_backoff());
+        }
+        match &self.budget {
+            Some(BudgetConfig::Rolling {
+                max_retries,
+                window,
+            }) => b = b.budget(Arc::new(RollingBudget::new(*max_retries, *window)?)),
+            Some(BudgetConfig::Ratio {
+                ratio,
+                min_per_second,
+                window,
+            }) => {
+                let budget = RatioBudget::builder()
+                    .ratio(*ratio)
+                    .min_per_second(*min_per_second)
+                    .window(*window)
+                    .build()?;
+                b = b.budget(Arc::new(budget));
+            }
+            None => {}
+        }
+        if let Some(breaker) = &self.circuit_breaker {
+            b = b.circuit_breaker(Arc::new(breaker.build()?));
+        }
+        Ok(b)
+    }
+
+    /// Builds the policy with the default classifier.
+    ///
+    /// ```
+    /// use redress_config::PolicyConfig;
+    ///
+    /// let policy = PolicyConfig::from_toml_str(r#"strategy = "full_jitter""#)?.build()?;
+    /// assert_eq!(policy.retry().max_attempts(), 6);
+    ///
+    /// let err = PolicyConfig::from_toml_str("max_attempts = 0")?.build().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid retry policy (2 errors):\n  \
+    ///     max_attempts: error[E001]: max_attempts is 0: not even one attempt would run (help: max_attempts counts the first attempt: use 1 for a single attempt with no retries)\n  \
+    ///     strategy: error[E004]: no backoff strategy: the policy has no way to wait between attempts (help: add `strategy = { kind = \"decorrelated_jitter\", max = \"5s\" }`, or per-class `strategies`)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(&self) -> Result<Policy<ErrorClassifier, NoResultClassifier>, BuildError> {
+        Ok(self.builder()?.build()?)
+    }
+
+    /// Builds the policy with the application's error classifier.
+    pub fn build_with<C>(
+        &self,
+        classifier: C,
+    ) -> Result<Policy<C, NoResultClassifier>, BuildError> {
+        Ok(self.builder()?.classifier(classifier).build()?)
+    }
+}
+
+impl BreakerConfig {
+    /// The circuit breaker this config describes.
+    pub fn build(&self) -> Result<CircuitBreaker, ConfigError> {
+        let mut b = CircuitBreaker::builder()
+            .failure_threshold(self.failure_threshold)
+            .window(self.window)
+            .recovery_timeout(self.recovery_timeout)
+            .trip_on(self.trip_on.iter().copied());
+        for (class, threshold) in &self.class_thresholds {
+            b = b.class_threshold(*class, *threshold);
+        }
+        b.build()
+    }
+}

@@ -1,0 +1,1566 @@
+//! Loading: text to [`Document`] to [`ConfigFile`] and [`PolicyConfig`].
+//!
+//! Loading is strict about shape and lenient about nothing: an unknown key,
+//! a value of the wrong type, a malformed duration, an unknown class or
+//! strategy kind, a negative count is a problem that names the key (with
+//! line and column for TOML) and, for a typo, the nearest valid name. Every
+//! problem of a file is reported, not only the first.
+//!
+//! Values that are well-formed but cannot work (`max_attempts = 0`,
+//! `base` above `max`) load fine and are reported by [`lint`](crate::Lint),
+//! which building runs: so one run of `redress doctor` shows everything.
+//!
+//! [`Document`] is the loaded file with its problems kept per policy and
+//! the location of every key, for tools; [`ConfigFile`] is what an
+//! application wants: every policy, or an error.
+
+use core::fmt;
+use core::ops::Range;
+use core::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use redress_core::ErrorClass;
+
+use crate::diagnostic::{Diagnostic, Location, Report};
+use crate::duration::{DurationError, parse_duration};
+use crate::lint::Lint;
+use crate::model::{
+    BreakerConfig, BudgetConfig, ConfigFile, Defaults, PolicyConfig, StrategyConfig,
+};
+use crate::suggest::suggest;
+use crate::tree::{Node, Value};
+
+/// Codes of the problems found while loading.
+pub(crate) mod codes {
+    pub(crate) const UNKNOWN_KEY: &str = "E101";
+    pub(crate) const WRONG_TYPE: &str = "E102";
+    pub(crate) const BAD_DURATION: &str = "E103";
+    pub(crate) const UNKNOWN_CLASS: &str = "E104";
+    pub(crate) const UNKNOWN_KIND: &str = "E105";
+    pub(crate) const OUT_OF_RANGE: &str = "E106";
+    pub(crate) const MISSING_KEY: &str = "E107";
+    pub(crate) const BAD_NESTING: &str = "E108";
+    pub(crate) const NO_POLICIES: &str = "E109";
+}
+
+/// The keys of a policy.
+pub(crate) const POLICY_KEYS: [&str; 9] = [
+    "deadline",
+    "max_attempts",
+    "max_unknown_attempts",
+    "attempt_timeout",
+    "per_class_max_attempts",
+    "strategy",
+    "strategies",
+    "budget",
+    "circuit_breaker",
+];
+
+const BREAKER_KEYS: [&str; 5] = [
+    "failure_threshold",
+    "window",
+    "recovery_timeout",
+    "trip_on",
+    "class_thresholds",
+];
+
+/// A config file's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// TOML (errors carry line and column).
+    Toml,
+    /// JSON with the same structure.
+    Json,
+}
+
+impl Format {
+    /// JSON for a `.json` file, TOML otherwise.
+    pub fn of_path(path: &Path) -> Format {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Format::Json
+        } else {
+            Format::Toml
+        }
+    }
+
+    /// `"TOML"` or `"JSON"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
+        }
+    }
+}
+
+/// Why a file could not be loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The text is not valid TOML or JSON.
+    Syntax {
+        /// The file, when loading from one.
+        file: Option<PathBuf>,
+        /// The format it was read as.
+        format: Format,
+        /// The parser's message.
+        message: String,
+        /// Where.
+        location: Option<Location>,
+    },
+    /// The text is TOML or JSON but not a valid config: each problem names
+    /// its key.
+    Invalid {
+        /// The file, when loading from one.
+        file: Option<PathBuf>,
+        /// The problems (all errors).
+        problems: Vec<Diagnostic>,
+    },
+    /// No policy has the requested name.
+    NoSuchPolicy {
+        /// The file, when loading from one.
+        file: Option<PathBuf>,
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        available: Vec<String>,
+    },
+    /// A single policy was asked for, and the file names several.
+    NotSingle {
+        /// The file, when loading from one.
+        file: Option<PathBuf>,
+        /// The names there are.
+        available: Vec<String>,
+    },
+}
+
+impl LoadError {
+    /// The file the error is about, when known.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            LoadError::Read { file, .. } => Some(file),
+            LoadError::Syntax { file, .. }
+            | LoadError::Invalid { file, .. }
+            | LoadError::NoSuchPolicy { file, .. }
+            | LoadError::NotSingle { file, .. } => file.as_deref(),
+        }
+    }
+
+    /// For [`NoSuchPolicy`](LoadError::NoSuchPolicy): the existing name
+    /// nearest the one asked for.
+    pub fn suggestion(&self) -> Option<&str> {
+        match self {
+            LoadError::NoSuchPolicy {
+                name, available, ..
+            } => suggest(name, available.iter().map(String::as_str)),
+            _ => None,
+        }
+    }
+
+    fn with_file(mut self, path: &Path) -> Self {
+        match &mut self {
+            LoadError::Read { .. } => {}
+            LoadError::Syntax { file, .. }
+            | LoadError::Invalid { file, .. }
+            | LoadError::NoSuchPolicy { file, .. }
+            | LoadError::NotSingle { file, .. } => *file = Some(path.to_owned()),
+        }
+        self
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file().map(|p| p.display().to_string());
+        let prefix = |f: &mut fmt::Formatter<'_>| match &file {
+            Some(name) => write!(f, "{name}: "),
+            None => Ok(()),
+        };
+        match self {
+            LoadError::Read { error, .. } => {
+                prefix(f)?;
+                write!(f, "cannot read the file: {error}")
+            }
+            LoadError::Syntax {
+                format,
+                message,
+                location,
+                ..
+            } => {
+                prefix(f)?;
+                if let Some(at) = location {
+                    write!(f, "{}:{}: ", at.line, at.column)?;
+                }
+                write!(f, "not valid {}: {message}", format.name())
+            }
+            LoadError::Invalid { problems, .. } => {
+                prefix(f)?;
+                match problems.as_slice() {
+                    [one] => write!(f, "{one}"),
+                    many => {
+                        write!(f, "{} problems:", many.len())?;
+                        for p in many {
+                            write!(f, "\n  {p}")?;
+                        }
+                        Ok(())
+                    }
+                }
+            }
+            LoadError::NoSuchPolicy {
+                name, available, ..
+            } => {
+                prefix(f)?;
+                write!(f, "no policy named `{name}`")?;
+                if let Some(near) = self.suggestion() {
+                    write!(f, " (did you mean `{near}`?)")?;
+                }
+                if available.is_empty() {
+                    write!(f, "; the file is a single policy: leave the name out")
+                } else {
+                    write!(f, "; policies: {}", available.join(", "))
+                }
+            }
+            LoadError::NotSingle { available, .. } => {
+                prefix(f)?;
+                write!(
+                    f,
+                    "the file holds several policies; pick one of: {}",
+                    available.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Read { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// One policy of a [`Document`]: its config, or the problems that kept it
+/// from loading.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Its name (`None` for a file that is a single policy).
+    pub name: Option<String>,
+    /// The path of its keys in the file (`policies.NAME`, or empty).
+    pub prefix: String,
+    /// The config, or the problems (errors, located).
+    pub result: Result<PolicyConfig, Vec<Diagnostic>>,
+}
+
+/// Where a key and its value are in the file.
+#[derive(Clone, Debug, Default)]
+struct Spans {
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+}
+
+/// A loaded file, for tools: every policy with its problems kept apart,
+/// and the location of every key, so diagnostics about a policy (from
+/// [`lint`](Document::lint)) point into the file.
+///
+/// ```
+/// use redress_config::{Document, Format};
+///
+/// let text = "[policies.a]\nmax_attempts = 0\nstrategy = \"full_jitter\"\n";
+/// let doc = Document::parse(text, Format::Toml)?;
+/// let entry = doc.entry("a")?;
+/// let report = doc.lint(entry);
+/// let error = report.errors().next().expect("max_attempts = 0");
+/// assert_eq!(error.path, "policies.a.max_attempts");
+/// assert_eq!(error.location.map(|l| (l.line, l.column)), Some((2, 16)));
+/// # Ok::<(), redress_config::LoadError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Document {
+    file: Option<PathBuf>,
+    text: String,
+    format: Format,
+    single: bool,
+    entries: Vec<Entry>,
+    index: BTreeMap<String, Spans>,
+}
+
+impl Document {
+    /// Reads and parses `path` (JSON for `.json`, TOML otherwise).
+    pub fn load(path: impl AsRef<Path>) -> Result<Document, LoadError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
+            file: path.to_owned(),
+            error,
+        })?;
+        let mut doc =
+            Document::parse(&text, Format::of_path(path)).map_err(|e| e.with_file(path))?;
+        doc.file = Some(path.to_owned());
+        Ok(doc)
+    }
+
+    /// Parses `text`. Fails when it is not valid TOML or JSON, or not
+    /// shaped like a config file at all; problems inside a policy are kept
+    /// in its [`Entry`].
+    pub fn parse(text: &str, format: Format) -> Result<Document, LoadError> {
+        let root = match format {
+            Format::Toml => {
+                let table = toml::de::DeTable::parse(text).map_err(|e| LoadError::Syntax {
+                    file: None,
+                    format,
+                    message: e.message().to_owned(),
+                    location: e.span().map(|s| Location::in_text(text, s.start, s.end)),
+                })?;
+                let span = table.span();
+                Node::from_toml(table.get_ref(), span)
+            }
+            Format::Json => {
+                let value: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| LoadError::Syntax {
+                        file: None,
+                        format,
+                        message: json_message(&e),
+                        location: json_location(text, &e),
+                    })?;
+                Node::from_json(&value)
+            }
+        };
+        let mut doc = Document::from_node(&root, Some(text))?;
+        doc.format = format;
+        Ok(doc)
+    }
+
+    fn from_node(root: &Node, text: Option<&str>) -> Result<Document, LoadError> {
+        let mut walker = Walker {
+            text,
+            problems: Vec::new(),
+            index: BTreeMap::new(),
+        };
+        let (single, entries) = walker.document(root);
+        if !walker.problems.is_empty() {
+            return Err(LoadError::Invalid {
+                file: None,
+                problems: walker.problems,
+            });
+        }
+        Ok(Document {
+            file: None,
+            text: text.unwrap_or_default().to_owned(),
+            format: Format::Toml,
+            single,
+            entries,
+            index: walker.index,
+        })
+    }
+
+    /// The file it was loaded from.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// The text it was parsed from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The format it was parsed as.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Whether the file is a single policy (not `[policies.NAME]`).
+    pub fn is_single(&self) -> bool {
+        self.single
+    }
+
+    /// Every policy, in name order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The policy named `name`. A file that is a single policy has no
+    /// names.
+    pub fn entry(&self, name: &str) -> Result<&Entry, LoadError> {
+        self.entries
+            .iter()
+            .find(|e| e.name.as_deref() == Some(name))
+            .ok_or_else(|| LoadError::NoSuchPolicy {
+                file: self.file.clone(),
+                name: name.to_owned(),
+                available: self.entries.iter().filter_map(|e| e.name.clone()).collect(),
+            })
+    }
+
+    /// Where the key at `path` (a full dotted path) is in the file: its
+    /// value, or the nearest enclosing key that is written in the file when
+    /// the key itself is not (a default).
+    pub fn locate(&self, path: &str) -> Option<Location> {
+        let mut current = path;
+        loop {
+            if let Some(spans) = self.index.get(current) {
+                let written = [spans.value.as_ref(), spans.key.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find(|span| span.end > span.start);
+                if let Some(span) = written {
+                    return Some(Location::in_text(&self.text, span.start, span.end));
+                }
+            }
+            current = parent_path(current)?;
+        }
+    }
+
+    /// Where the key (not the value) at `path` is, when written.
+    pub fn locate_key(&self, path: &str) -> Option<Location> {
+        let span = self.index.get(path)?.key.as_ref()?;
+        Some(Location::in_text(&self.text, span.start, span.end))
+    }
+
+    /// Lints an entry's policy: its paths are made full and located in
+    /// the file. An entry that did not load reports its problems.
+    pub fn lint(&self, entry: &Entry) -> Report {
+        match &entry.result {
+            Err(problems) => Report::new(problems.clone()),
+            Ok(config) => {
+                let mut report = config.lint();
+                for d in &mut report.diagnostics {
+                    d.path = join_path(&entry.prefix, &d.path);
+                    d.location = self.locate(&d.path);
+                }
+                report
+            }
+        }
+    }
+
+    /// Every policy, or every problem of every policy.
+    pub fn into_config_file(self) -> Result<ConfigFile, LoadError> {
+        let mut problems = Vec::new();
+        let mut named = BTreeMap::new();
+        let mut single = None;
+        for entry in self.entries {
+            match (entry.result, entry.name) {
+                (Err(p), _) => problems.extend(p),
+                (Ok(config), Some(name)) => {
+                    named.insert(name, config);
+                }
+                (Ok(config), None) => single = Some(config),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(LoadError::Invalid {
+                file: self.file,
+                problems,
+            });
+        }
+        Ok(match single {
+            Some(config) if self.single => ConfigFile::Single(Box::new(config)),
+            _ => ConfigFile::Named(named),
+        })
+    }
+}
+
+/// `a.b.c` → `a.b`; `a` → ``; `` → none.
+fn parent_path(path: &str) -> Option<&str> {
+    if path.is_empty() {
+        return None;
+    }
+    // Quoted segments may hold dots; find the last dot outside quotes.
+    let mut in_quotes = false;
+    let mut last = None;
+    let mut escaped = false;
+    for (i, c) in path.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            '.' if !in_quotes => last = Some(i),
+            _ => {}
+        }
+    }
+    Some(last.map_or("", |i| path.get(..i).unwrap_or("")))
+}
+
+/// A key as a path segment: bare when it can be, quoted otherwise.
+pub(crate) fn segment(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+/// `prefix.rest` (either may be empty).
+pub(crate) fn join_path(prefix: &str, rest: &str) -> String {
+    match (prefix.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_owned(),
+        (false, true) => prefix.to_owned(),
+        (false, false) => format!("{prefix}.{rest}"),
+    }
+}
+
+fn json_message(e: &serde_json::Error) -> String {
+    // serde_json appends " at line L column C"; the location is reported
+    // on its own.
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text.get(..i).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+fn json_location(text: &str, e: &serde_json::Error) -> Option<Location> {
+    if e.line() == 0 {
+        return None;
+    }
+    let line_start = text
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let line = text.get(line_start..).unwrap_or("");
+    let offset = line
+        .char_indices()
+        .nth(e.column().saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    let start = line_start.saturating_add(offset);
+    Some(Location::in_text(text, start, start.saturating_add(1)))
+}
+
+/// Walks a tree into configs, collecting problems and key locations.
+struct Walker<'t> {
+    text: Option<&'t str>,
+    problems: Vec<Diagnostic>,
+    index: BTreeMap<String, Spans>,
+}
+
+/// What a strategy may wrap, to refuse nestings the engine cannot run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nesting {
+    /// Any kind.
+    Top,
+    /// Inside `retry_after_or`: anything but `retry_after_or`.
+    InRetryAfter,
+    /// Inside `adaptive`: a plain curve.
+    InAdaptive,
+}
+
+impl<'t> Walker<'t> {
+    fn location(&self, span: Option<&Range<usize>>) -> Option<Location> {
+        let text = self.text?;
+        let span = span?;
+        Some(Location::in_text(text, span.start, span.end))
+    }
+
+    fn record(&mut self, path: &str, node: &Node) {
+        self.index.insert(
+            path.to_owned(),
+            Spans {
+                key: node.key_span.clone(),
+                value: node.span.clone(),
+            },
+        );
+    }
+
+    /// A problem about `node`'s value (or its key, with `at_key`).
+    fn problem(&mut self, d: Diagnostic, node: &Node, at_key: bool) {
+        let span = if at_key {
+            node.key_span.as_ref().or(node.span.as_ref())
+        } else {
+            node.span.as_ref().or(node.key_span.as_ref())
+        };
+        let location = self.location(span);
+        self.problems.push(d.at(location));
+    }
+
+    fn wrong_type(&mut self, node: &Node, path: &str, expected: &str, help: Option<String>) {
+        let key = last_segment(path);
+        let mut d = Diagnostic::error(
+            codes::WRONG_TYPE,
+            path,
+            format!("`{key}` must be {expected}, not {}", node.value.describe()),
+        );
+        if let Some(help) = help {
+            d = d.with_help(help);
+        }
+        self.problem(d, node, false);
+    }
+
+    fn table<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        expected: &str,
+    ) -> Option<&'n [(String, Node)]> {
+        self.record(path, node);
+        match &node.value {
+            Value::Table(entries) => Some(entries),
+            _ => {
+                self.wrong_type(node, path, expected, None);
+                None
+            }
+        }
+    }
+
+    /// Reports every key of `entries` not in `allowed` (suggesting from
+    /// `allowed` and `extra`).
+    fn check_keys(
+        &mut self,
+        entries: &[(String, Node)],
+        path: &str,
+        allowed: &[&str],
+        extra: &[&str],
+        what: &str,
+    ) {
+        for (key, node) in entries {
+            if allowed.contains(&key.as_str()) {
+                continue;
+            }
+            let child = join_path(path, &segment(key));
+            let near = suggest(key, allowed.iter().chain(extra).copied());
+            let help = match near {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("{what} takes: {}", allowed.join(", ")),
+            };
+            self.problem(
+                Diagnostic::error(
+                    codes::UNKNOWN_KEY,
+                    child,
+                    format!("unknown key `{key}` in {what}"),
+                )
+                .with_help(help),
+                node,
+                true,
+            );
+        }
+    }
+
+    fn missing(&mut self, parent: &Node, path: &str, what: &str, help: String) {
+        let key = last_segment(path);
+        self.problem(
+            Diagnostic::error(codes::MISSING_KEY, path, format!("{what} needs `{key}`"))
+                .with_help(help),
+            parent,
+            false,
+        );
+    }
+
+    fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        self.record(path, node);
+        let key = last_segment(path);
+        let text = match &node.value {
+            Value::String(s) => s,
+            Value::Integer(n) => {
+                let d = Diagnostic::error(
+                    codes::BAD_DURATION,
+                    path,
+                    format!("`{key}` must be a duration with a unit, not the bare number {n}"),
+                )
+                .with_help(format!(
+                    "write {key} = \"{n}s\" (or \"{n}ms\"); units: ns, us, ms, s, m, h"
+                ));
+                self.problem(d, node, false);
+                return None;
+            }
+            Value::Float(x) => {
+                let d = Diagnostic::error(
+                    codes::BAD_DURATION,
+                    path,
+                    format!("`{key}` must be a duration with a unit, not the bare number {x}"),
+                )
+                .with_help(format!(
+                    "write {key} = \"{x}s\"; units: ns, us, ms, s, m, h"
+                ));
+                self.problem(d, node, false);
+                return None;
+            }
+            _ => {
+                self.wrong_type(
+                    node,
+                    path,
+                    "a duration",
+                    Some("write it as a string with a unit: \"250ms\", \"1.5s\", \"2m\"".into()),
+                );
+                return None;
+            }
+        };
+        match parse_duration(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let help = duration_help(text, &e);
+                let d = Diagnostic::error(
+                    codes::BAD_DURATION,
+                    path,
+                    format!("`{key}` is not a valid duration: {e}"),
+                )
+                .with_help(help);
+                self.problem(d, node, false);
+                None
+            }
+        }
+    }
+
+    fn opt_duration(
+        &mut self,
+        entries: &[(String, Node)],
+        path: &str,
+        key: &str,
+    ) -> Option<Duration> {
+        let node = find(entries, key)?;
+        self.duration(node, &join_path(path, key))
+    }
+
+    /// A whole number from 0 to `u32::MAX`.
+    fn count(&mut self, node: &Node, path: &str) -> Option<u32> {
+        self.record(path, node);
+        let key = last_segment(path);
+        match &node.value {
+            Value::Integer(n) => match u32::try_from(*n) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    let help = if *n < 0 {
+                        "counts cannot be negative; 0 is the smallest (for a cap: stop at the first failure)"
+                    } else {
+                        "the largest count is 4294967295"
+                    };
+                    let d = Diagnostic::error(
+                        codes::OUT_OF_RANGE,
+                        path,
+                        format!("`{key}` must be a whole number from 0 to 4294967295, not {n}"),
+                    )
+                    .with_help(help);
+                    self.problem(d, node, false);
+                    None
+                }
+            },
+            Value::String(s) if s.trim().parse::<u32>().is_ok() => {
+                let help = Some(format!("write it without quotes: {key} = {}", s.trim()));
+                self.wrong_type(node, path, "a whole number", help);
+                None
+            }
+            _ => {
+                self.wrong_type(node, path, "a whole number", None);
+                None
+            }
+        }
+    }
+
+    fn opt_count(&mut self, entries: &[(String, Node)], path: &str, key: &str) -> Option<u32> {
+        let node = find(entries, key)?;
+        self.count(node, &join_path(path, key))
+    }
+
+    fn number(&mut self, node: &Node, path: &str) -> Option<f64> {
+        self.record(path, node);
+        match &node.value {
+            Value::Integer(n) => Some(*n as f64),
+            Value::Float(x) => Some(*x),
+            _ => {
+                self.wrong_type(node, path, "a number", None);
+                None
+            }
+        }
+    }
+
+    fn opt_number(&mut self, entries: &[(String, Node)], path: &str, key: &str) -> Option<f64> {
+        let node = find(entries, key)?;
+        self.number(node, &join_path(path, key))
+    }
+
+    fn class_name(
+        &mut self,
+        name: &str,
+        node: &Node,
+        path: &str,
+        at_key: bool,
+    ) -> Option<ErrorClass> {
+        if let Some(class) = ErrorClass::from_name(name) {
+            return Some(class);
+        }
+        let names = ErrorClass::ALL.map(ErrorClass::name);
+        let help = match suggest(name, names) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("the classes are: {}", names.join(", ")),
+        };
+        let d = Diagnostic::error(
+            codes::UNKNOWN_CLASS,
+            path,
+            format!("unknown error class `{name}`"),
+        )
+        .with_help(help);
+        self.problem(d, node, at_key);
+        None
+    }
+
+    /// A table keyed by class names.
+    fn class_map<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        mut each: impl FnMut(&mut Self, &Node, &str) -> Option<T>,
+    ) -> BTreeMap<ErrorClass, T> {
+        let mut map = BTreeMap::new();
+        let Some(entries) = self.table(node, path, "a table keyed by error class") else {
+            return map;
+        };
+        for (key, child) in entries {
+            let child_path = join_path(path, &segment(key));
+            self.record(&child_path, child);
+            let class = self.class_name(key, child, &child_path, true);
+            let value = each(self, child, &child_path);
+            if let (Some(class), Some(value)) = (class, value) {
+                map.insert(class, value);
+            }
+        }
+        map
+    }
+
+    /// The whole file: single policy or `[policies.NAME]`.
+    fn document(&mut self, root: &Node) -> (bool, Vec<Entry>) {
+        let Value::Table(top) = &root.value else {
+            self.wrong_type(root, "", "a table of settings", None);
+            return (true, Vec::new());
+        };
+        let Some(policies) = find(top, "policies") else {
+            let result = self.entry(root, "", true);
+            return (
+                true,
+                vec![Entry {
+                    name: None,
+                    prefix: String::new(),
+                    result,
+                }],
+            );
+        };
+        for (key, node) in top {
+            if key == "policies" {
+                continue;
+            }
+            let help = if POLICY_KEYS.contains(&key.as_str()) {
+                format!("with [policies.NAME], `{key}` belongs inside each policy")
+            } else {
+                "a file with [policies.NAME] holds nothing else at the top level".to_owned()
+            };
+            self.problem(
+                Diagnostic::error(
+                    codes::UNKNOWN_KEY,
+                    segment(key),
+                    format!("unknown top-level key `{key}`"),
+                )
+                .with_help(help),
+                node,
+                true,
+            );
+        }
+        let Some(named) = self.table(policies, "policies", "a table of policies") else {
+            return (false, Vec::new());
+        };
+        if named.is_empty() {
+            self.problem(
+                Diagnostic::error(codes::NO_POLICIES, "policies", "`policies` holds no policy")
+                    .with_help("add one: [policies.NAME] with its settings"),
+                policies,
+                true,
+            );
+        }
+        let mut entries: Vec<Entry> = named
+            .iter()
+            .map(|(name, node)| {
+                let prefix = join_path("policies", &segment(name));
+                let result = self.entry(node, &prefix, false);
+                Entry {
+                    name: Some(name.clone()),
+                    prefix,
+                    result,
+                }
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        (false, entries)
+    }
+
+    /// One policy, with its problems kept apart from the file's.
+    fn entry(
+        &mut self,
+        node: &Node,
+        prefix: &str,
+        top: bool,
+    ) -> Result<PolicyConfig, Vec<Diagnostic>> {
+        let outer = core::mem::take(&mut self.problems);
+        let config = self.policy(node, prefix, top);
+        let problems = core::mem::replace(&mut self.problems, outer);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn policy(&mut self, node: &Node, path: &str, top: bool) -> PolicyConfig {
+        let mut config = PolicyConfig::default();
+        let Some(entries) = self.table(node, path, "a policy (a table of settings)") else {
+            return config;
+        };
+        let extra: &[&str] = if top { &["policies"] } else { &[] };
+        self.check_keys(entries, path, &POLICY_KEYS, extra, "a policy");
+        if let Some(d) = self.opt_duration(entries, path, "deadline") {
+            config.deadline = d;
+        }
+        if let Some(n) = self.opt_count(entries, path, "max_attempts") {
+            config.max_attempts = n;
+        }
+        if let Some(node) = find(entries, "max_unknown_attempts") {
+            config.max_unknown_attempts =
+                self.unknown_cap(node, &join_path(path, "max_unknown_attempts"));
+        }
+        config.attempt_timeout = self.opt_duration(entries, path, "attempt_timeout");
+        if let Some(node) = find(entries, "per_class_max_attempts") {
+            config.per_class_max_attempts = self.class_map(
+                node,
+                &join_path(path, "per_class_max_attempts"),
+                |w, n, p| w.count(n, p),
+            );
+        }
+        if let Some(node) = find(entries, "strategy") {
+            config.strategy = self.strategy(node, &join_path(path, "strategy"), Nesting::Top);
+        }
+        if let Some(node) = find(entries, "strategies") {
+            config.strategies = self.class_map(node, &join_path(path, "strategies"), |w, n, p| {
+                w.strategy(n, p, Nesting::Top)
+            });
+        }
+        if let Some(node) = find(entries, "budget") {
+            config.budget = self.budget(node, &join_path(path, "budget"));
+        }
+        if let Some(node) = find(entries, "circuit_breaker") {
+            config.circuit_breaker = self.breaker(node, &join_path(path, "circuit_breaker"));
+        }
+        config
+    }
+
+    fn unknown_cap(&mut self, node: &Node, path: &str) -> Option<u32> {
+        let default = Some(redress_core::Policy::DEFAULT_MAX_UNKNOWN_ATTEMPTS);
+        match &node.value {
+            Value::String(s) if s == "unlimited" => {
+                self.record(path, node);
+                None
+            }
+            Value::String(s) => {
+                self.record(path, node);
+                let help = if suggest(s, ["unlimited"]).is_some() {
+                    "did you mean \"unlimited\"?".to_owned()
+                } else {
+                    "write a whole number, or \"unlimited\" for no cap".to_owned()
+                };
+                self.wrong_type(node, path, "a whole number or \"unlimited\"", Some(help));
+                default
+            }
+            Value::Null => {
+                self.record(path, node);
+                self.wrong_type(
+                    node,
+                    path,
+                    "a whole number or \"unlimited\"",
+                    Some("write \"unlimited\" for no cap".into()),
+                );
+                default
+            }
+            _ => self.count(node, path).or(default),
+        }
+    }
+
+    fn strategy(&mut self, node: &Node, path: &str, nesting: Nesting) -> Option<StrategyConfig> {
+        self.record(path, node);
+        let (kind_node, entries): (&Node, &[(String, Node)]) = match &node.value {
+            Value::String(_) => (node, &[]),
+            Value::Table(entries) => match find(entries, "kind") {
+                Some(kind) => (kind, entries),
+                None => {
+                    let help = format!(
+                        "add `kind = \"decorrelated_jitter\"` (kinds: {})",
+                        StrategyConfig::KINDS.join(", ")
+                    );
+                    self.missing(node, &join_path(path, "kind"), "a strategy", help);
+                    return None;
+                }
+            },
+            _ => {
+                let help = "write `{ kind = \"decorrelated_jitter\", max = \"5s\" }`, or just the kind: `\"full_jitter\"`";
+                self.wrong_type(node, path, "a strategy table", Some(help.to_owned()));
+                return None;
+            }
+        };
+        let kind_path = if entries.is_empty() {
+            path.to_owned()
+        } else {
+            join_path(path, "kind")
+        };
+        if !entries.is_empty() {
+            self.record(&kind_path, kind_node);
+        }
+        let Value::String(kind) = &kind_node.value else {
+            self.wrong_type(kind_node, &kind_path, "a strategy kind (a string)", None);
+            return None;
+        };
+        let Some(kind) = StrategyConfig::KINDS.iter().copied().find(|k| k == kind) else {
+            let help = match suggest(kind, StrategyConfig::KINDS) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("the kinds are: {}", StrategyConfig::KINDS.join(", ")),
+            };
+            self.problem(
+                Diagnostic::error(
+                    codes::UNKNOWN_KIND,
+                    kind_path,
+                    format!("unknown strategy kind `{kind}`"),
+                )
+                .with_help(help),
+                kind_node,
+                false,
+            );
+            return None;
+        };
+        let refused = match (nesting, kind) {
+            (Nesting::InRetryAfter, "retry_after_or") => Some(
+                "`retry_after_or` cannot fall back to another `retry_after_or`: one already honors the hint",
+            ),
+            (Nesting::InAdaptive, "retry_after_or") => Some(
+                "put `retry_after_or` outside: { kind = \"retry_after_or\", fallback = { kind = \"adaptive\", ... } }",
+            ),
+            (Nesting::InAdaptive, "adaptive") => {
+                Some("an `adaptive` strategy cannot stretch another `adaptive` one")
+            }
+            _ => None,
+        };
+        if let Some(help) = refused {
+            self.problem(
+                Diagnostic::error(
+                    codes::BAD_NESTING,
+                    kind_path,
+                    format!("a `{kind}` strategy cannot be used here"),
+                )
+                .with_help(help),
+                kind_node,
+                false,
+            );
+            return None;
+        }
+        let allowed: &[&str] = match kind {
+            "exponential" => &["kind", "base", "max", "factor"],
+            "constant" => &["kind", "delay"],
+            "schedule" => &["kind", "delays"],
+            "retry_after_or" => &["kind", "fallback", "jitter"],
+            "adaptive" => &[
+                "kind",
+                "fallback",
+                "window",
+                "target_success",
+                "min_multiplier",
+                "max_multiplier",
+            ],
+            _ => &["kind", "base", "max"],
+        };
+        for (key, child) in entries {
+            if allowed.contains(&key.as_str()) {
+                continue;
+            }
+            let every_key = [
+                "base",
+                "max",
+                "factor",
+                "delay",
+                "delays",
+                "fallback",
+                "jitter",
+                "window",
+                "target_success",
+                "min_multiplier",
+                "max_multiplier",
+            ];
+            let takes = allowed.get(1..).unwrap_or_default().join(", ");
+            let (message, help) = if every_key.contains(&key.as_str()) {
+                (
+                    format!("`{key}` does not apply to a `{kind}` strategy"),
+                    format!("a `{kind}` strategy takes: {takes}"),
+                )
+            } else {
+                let help = match suggest(key, allowed.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("a `{kind}` strategy takes: {takes}"),
+                };
+                (format!("unknown key `{key}` in a `{kind}` strategy"), help)
+            };
+            self.problem(
+                Diagnostic::error(codes::UNKNOWN_KEY, join_path(path, &segment(key)), message)
+                    .with_help(help),
+                child,
+                true,
+            );
+        }
+        let what = format!("a `{kind}` strategy");
+        match kind {
+            "constant" => {
+                let delay = match find(entries, "delay") {
+                    Some(n) => self.duration(n, &join_path(path, "delay")),
+                    None => {
+                        self.missing(
+                            node,
+                            &join_path(path, "delay"),
+                            &what,
+                            "add `delay = \"100ms\"`".into(),
+                        );
+                        None
+                    }
+                };
+                delay.map(StrategyConfig::constant)
+            }
+            "schedule" => {
+                let Some(list) = find(entries, "delays") else {
+                    self.missing(
+                        node,
+                        &join_path(path, "delays"),
+                        &what,
+                        "add `delays = [\"100ms\", \"500ms\", \"2s\"]`".into(),
+                    );
+                    return None;
+                };
+                let list_path = join_path(path, "delays");
+                self.record(&list_path, list);
+                let Value::Array(items) = &list.value else {
+                    self.wrong_type(list, &list_path, "a list of durations", None);
+                    return None;
+                };
+                let delays: Vec<Option<Duration>> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.duration(item, &format!("{list_path}[{i}]")))
+                    .collect();
+                delays
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(StrategyConfig::schedule)
+            }
+            "retry_after_or" | "adaptive" => {
+                let inner = if kind == "adaptive" {
+                    Nesting::InAdaptive
+                } else {
+                    Nesting::InRetryAfter
+                };
+                let fallback = match find(entries, "fallback") {
+                    Some(n) => self.strategy(n, &join_path(path, "fallback"), inner),
+                    None => {
+                        self.missing(
+                            node,
+                            &join_path(path, "fallback"),
+                            &what,
+                            "add `fallback = { kind = \"decorrelated_jitter\", max = \"10s\" }`"
+                                .into(),
+                        );
+                        None
+                    }
+                };
+                if kind == "retry_after_or" {
+                    let jitter = self.opt_duration(entries, path, "jitter");
+                    let mut s = StrategyConfig::retry_after_or(fallback?);
+                    if let (StrategyConfig::RetryAfterOr { jitter: j, .. }, Some(given)) =
+                        (&mut s, jitter)
+                    {
+                        *j = given;
+                    }
+                    Some(s)
+                } else {
+                    let window = self.opt_duration(entries, path, "window");
+                    let target = self.opt_number(entries, path, "target_success");
+                    let min = self.opt_number(entries, path, "min_multiplier");
+                    let max = self.opt_number(entries, path, "max_multiplier");
+                    let mut s = StrategyConfig::adaptive(fallback?);
+                    if let StrategyConfig::Adaptive {
+                        window: w,
+                        target_success: t,
+                        min_multiplier: lo,
+                        max_multiplier: hi,
+                        ..
+                    } = &mut s
+                    {
+                        *w = window.unwrap_or(*w);
+                        *t = target.unwrap_or(*t);
+                        *lo = min.unwrap_or(*lo);
+                        *hi = max.unwrap_or(*hi);
+                    }
+                    Some(s)
+                }
+            }
+            _ => {
+                let (default_base, default_max) = Defaults::base_max(kind);
+                let base = self
+                    .opt_duration(entries, path, "base")
+                    .unwrap_or(default_base);
+                let max = self
+                    .opt_duration(entries, path, "max")
+                    .unwrap_or(default_max);
+                Some(match kind {
+                    "equal_jitter" => StrategyConfig::EqualJitter { base, max },
+                    "full_jitter" => StrategyConfig::FullJitter { base, max },
+                    "token_backoff" => StrategyConfig::TokenBackoff { base, max },
+                    "exponential" => StrategyConfig::Exponential {
+                        base,
+                        max,
+                        factor: self
+                            .opt_number(entries, path, "factor")
+                            .unwrap_or_else(Defaults::factor),
+                    },
+                    _ => StrategyConfig::DecorrelatedJitter { base, max },
+                })
+            }
+        }
+    }
+
+    fn budget(&mut self, node: &Node, path: &str) -> Option<BudgetConfig> {
+        let entries = self.table(node, path, "a budget table")?;
+        let kind = match find(entries, "kind") {
+            Some(kind_node) => {
+                let kind_path = join_path(path, "kind");
+                self.record(&kind_path, kind_node);
+                let Value::String(kind) = &kind_node.value else {
+                    self.wrong_type(kind_node, &kind_path, "a budget kind (a string)", None);
+                    return None;
+                };
+                match BudgetConfig::KINDS.iter().find(|k| *k == kind) {
+                    Some(k) => *k,
+                    None => {
+                        let help = match suggest(kind, BudgetConfig::KINDS) {
+                            Some(near) => format!("did you mean `{near}`?"),
+                            None => "the kinds are: rolling (max_retries per window), ratio (a share of calls)".to_owned(),
+                        };
+                        self.problem(
+                            Diagnostic::error(
+                                codes::UNKNOWN_KIND,
+                                kind_path,
+                                format!("unknown budget kind `{kind}`"),
+                            )
+                            .with_help(help),
+                            kind_node,
+                            false,
+                        );
+                        return None;
+                    }
+                }
+            }
+            // Without a kind, the keys tell.
+            None if find(entries, "ratio").is_some()
+                || find(entries, "min_per_second").is_some() =>
+            {
+                "ratio"
+            }
+            None => "rolling",
+        };
+        if kind == "ratio" {
+            let what = "a `ratio` budget";
+            self.check_keys(
+                entries,
+                path,
+                &["kind", "ratio", "min_per_second", "window"],
+                &[],
+                what,
+            );
+            let BudgetConfig::Ratio {
+                ratio,
+                min_per_second,
+                window,
+            } = BudgetConfig::ratio()
+            else {
+                return None;
+            };
+            Some(BudgetConfig::Ratio {
+                ratio: self.opt_number(entries, path, "ratio").unwrap_or(ratio),
+                min_per_second: self
+                    .opt_count(entries, path, "min_per_second")
+                    .unwrap_or(min_per_second),
+                window: self.opt_duration(entries, path, "window").unwrap_or(window),
+            })
+        } else {
+            let what = "a `rolling` budget";
+            self.check_keys(entries, path, &["kind", "max_retries", "window"], &[], what);
+            let max_retries = match find(entries, "max_retries") {
+                Some(n) => self.count(n, &join_path(path, "max_retries")),
+                None => {
+                    self.missing(
+                        node,
+                        &join_path(path, "max_retries"),
+                        what,
+                        "add `max_retries = 100` (retries allowed per window)".into(),
+                    );
+                    None
+                }
+            };
+            let window = match find(entries, "window") {
+                Some(n) => self.duration(n, &join_path(path, "window")),
+                None => {
+                    self.missing(
+                        node,
+                        &join_path(path, "window"),
+                        what,
+                        "add `window = \"60s\"`".into(),
+                    );
+                    None
+                }
+            };
+            Some(BudgetConfig::Rolling {
+                max_retries: max_retries?,
+                window: window?,
+            })
+        }
+    }
+
+    fn breaker(&mut self, node: &Node, path: &str) -> Option<BreakerConfig> {
+        let entries = self.table(node, path, "a circuit breaker table")?;
+        self.check_keys(entries, path, &BREAKER_KEYS, &[], "a circuit breaker");
+        let mut config = BreakerConfig::default();
+        if let Some(n) = self.opt_count(entries, path, "failure_threshold") {
+            config.failure_threshold = n;
+        }
+        if let Some(d) = self.opt_duration(entries, path, "window") {
+            config.window = d;
+        }
+        if let Some(d) = self.opt_duration(entries, path, "recovery_timeout") {
+            config.recovery_timeout = d;
+        }
+        if let Some(list) = find(entries, "trip_on") {
+            let list_path = join_path(path, "trip_on");
+            self.record(&list_path, list);
+            match &list.value {
+                Value::Array(items) => {
+                    let mut classes = BTreeSet::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let item_path = format!("{list_path}[{i}]");
+                        self.record(&item_path, item);
+                        match &item.value {
+                            Value::String(name) => {
+                                if let Some(c) = self.class_name(name, item, &item_path, false) {
+                                    classes.insert(c);
+                                }
+                            }
+                            _ => self.wrong_type(item, &item_path, "an error class name", None),
+                        }
+                    }
+                    config.trip_on = classes;
+                }
+                Value::String(name) => {
+                    let help = Some(format!("write a list: trip_on = [\"{name}\"]"));
+                    self.wrong_type(list, &list_path, "a list of error classes", help);
+                }
+                _ => self.wrong_type(list, &list_path, "a list of error classes", None),
+            }
+        }
+        if let Some(n) = find(entries, "class_thresholds") {
+            config.class_thresholds =
+                self.class_map(n, &join_path(path, "class_thresholds"), |w, n, p| {
+                    w.count(n, p)
+                });
+        }
+        Some(config)
+    }
+}
+
+fn find<'n>(entries: &'n [(String, Node)], key: &str) -> Option<&'n Node> {
+    entries.iter().find(|(k, _)| k == key).map(|(_, n)| n)
+}
+
+fn last_segment(path: &str) -> &str {
+    match parent_path(path) {
+        Some(parent) if !parent.is_empty() => {
+            path.get(parent.len().saturating_add(1)..).unwrap_or(path)
+        }
+        _ => path,
+    }
+}
+
+fn duration_help(text: &str, e: &DurationError) -> String {
+    match e {
+        DurationError::MissingUnit { number } => {
+            format!("add a unit: \"{number}s\" or \"{number}ms\" (units: ns, us, ms, s, m, h)")
+        }
+        DurationError::UnknownUnit { unit } => {
+            let canonical = match unit.trim().to_ascii_lowercase().as_str() {
+                "sec" | "secs" | "second" | "seconds" => Some("s"),
+                "msec" | "msecs" | "millis" | "millisecond" | "milliseconds" => Some("ms"),
+                "min" | "mins" | "minute" | "minutes" => Some("m"),
+                "hr" | "hrs" | "hour" | "hours" => Some("h"),
+                "usec" | "micros" | "microsecond" | "microseconds" => Some("us"),
+                "nanos" | "nanosecond" | "nanoseconds" => Some("ns"),
+                "" => Some("(no space)"),
+                _ => None,
+            };
+            match canonical {
+                Some("(no space)") | None if unit.starts_with(' ') => {
+                    format!("write it without a space: \"{}\"", text.replace(' ', ""))
+                }
+                Some(u) => format!("write `{u}`: \"{}\"", text.replace(unit.as_str(), u)),
+                None => "units: ns, us, ms, s, m, h (e.g. \"250ms\", \"1.5s\", \"2m\")".to_owned(),
+            }
+        }
+        DurationError::Negative => "durations are never negative; use \"0s\" for none".to_owned(),
+        _ => "write a number and a unit: \"250ms\", \"1.5s\", \"2m\", \"1m30s\"".to_owned(),
+    }
+}
+
+impl ConfigFile {
+    /// Reads `path` (JSON for `.json`, TOML otherwise).
+    ///
+    /// ```no_run
+    /// use redress_config::ConfigFile;
+    ///
+    /// let file = ConfigFile::load("retry.toml")?;
+    /// let payments = file.policy("payments")?.build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<ConfigFile, LoadError> {
+        Document::load(path)?.into_config_file()
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml_str(text: &str) -> Result<ConfigFile, LoadError> {
+        Document::parse(text, Format::Toml)?.into_config_file()
+    }
+
+    /// Parses JSON text.
+    pub fn from_json_str(text: &str) -> Result<ConfigFile, LoadError> {
+        Document::parse(text, Format::Json)?.into_config_file()
+    }
+
+    /// The policy named `name`; the error suggests the nearest name.
+    pub fn policy(&self, name: &str) -> Result<&PolicyConfig, LoadError> {
+        match self {
+            ConfigFile::Named(map) => map.get(name).ok_or_else(|| LoadError::NoSuchPolicy {
+                file: None,
+                name: name.to_owned(),
+                available: map.keys().cloned().collect(),
+            }),
+            ConfigFile::Single(_) => Err(LoadError::NoSuchPolicy {
+                file: None,
+                name: name.to_owned(),
+                available: Vec::new(),
+            }),
+        }
+    }
+
+    /// The file's only policy: the top-level one, or the one named policy.
+    pub fn single(&self) -> Result<&PolicyConfig, LoadError> {
+        match self {
+            ConfigFile::Single(config) => Ok(config),
+            ConfigFile::Named(map) if map.len() == 1 => {
+                map.values().next().ok_or_else(|| LoadError::NotSingle {
+                    file: None,
+                    available: Vec::new(),
+                })
+            }
+            ConfigFile::Named(map) => Err(LoadError::NotSingle {
+                file: None,
+                available: map.keys().cloned().collect(),
+            }),
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// Reads the policy in `path` (a file that is one policy, or that
+    /// names exactly one).
+    pub fn load(path: impl AsRef<Path>) -> Result<PolicyConfig, LoadError> {
+        let path = path.as_ref();
+        ConfigFile::load(path)?
+            .single()
+            .cloned()
+            .map_err(|e| e.with_file(path))
+    }
+
+    /// Parses one policy from TOML text (the settings at the top level).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_config::PolicyConfig;
+    ///
+    /// let config = PolicyConfig::from_toml_str(r#"
+    ///     deadline = "10s"
+    ///     max_attempts = 5
+    ///     strategy = { kind = "decorrelated_jitter", base = "100ms", max = "2s" }
+    ///     per_class_max_attempts = { RATE_LIMIT = 3 }
+    /// "#)?;
+    /// assert_eq!(config.deadline, Duration::from_secs(10));
+    ///
+    /// // Typos are located and corrected:
+    /// let err = PolicyConfig::from_toml_str("max_atempts = 5").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "1:1: max_atempts: error[E101]: unknown key `max_atempts` in a policy (help: did you mean `max_attempts`?)"
+    /// );
+    /// # Ok::<(), redress_config::LoadError>(())
+    /// ```
+    pub fn from_toml_str(text: &str) -> Result<PolicyConfig, LoadError> {
+        ConfigFile::from_toml_str(text)?.single().cloned()
+    }
+
+    /// Parses one policy from JSON text.
+    pub fn from_json_str(text: &str) -> Result<PolicyConfig, LoadError> {
+        ConfigFile::from_json_str(text)?.single().cloned()
+    }
+}
+
+fn from_deserializer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ConfigFile, D::Error> {
+    let node: Node = serde::Deserialize::deserialize(deserializer)?;
+    Document::from_node(&node, None)
+        .and_then(Document::into_config_file)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Reads a policy from any serde format, with the checks of
+/// [`PolicyConfig::from_toml_str`] (the first problem becomes the error;
+/// no line numbers). Lets an application embed a policy in its own config.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct AppConfig {
+///     listen: String,
+///     retry: redress_config::PolicyConfig,
+/// }
+///
+/// let app: AppConfig = toml::from_str(r#"
+///     listen = "0.0.0.0:8080"
+///     [retry]
+///     max_attempts = 4
+///     strategy = "equal_jitter"
+/// "#)?;
+/// assert_eq!(app.retry.max_attempts, 4);
+/// # Ok::<(), toml::de::Error>(())
+/// ```
+impl<'de> serde::Deserialize<'de> for PolicyConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_deserializer(deserializer)?
+            .single()
+            .cloned()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a file of policies from any serde format.
+impl<'de> serde::Deserialize<'de> for ConfigFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_deserializer(deserializer)
+    }
+}

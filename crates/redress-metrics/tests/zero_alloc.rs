@@ -1,0 +1,159 @@
+//! `MetricsHooks` allocates nothing per event once its series exist.
+//!
+//! A counting global allocator (`stats_alloc`) watches: a warm-up pass
+//! registers every series (that allocates: labels, keys, the recorder's
+//! cells), then the same events and a whole call through the blocking
+//! runner must make zero allocations. The recorder here is lock-free and
+//! allocation-free itself, so what is measured is the hooks.
+//!
+//! One `#[test]`, so no other test thread allocates during a measurement.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::alloc::System;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+use redress_core::backoff::constant;
+use redress_core::{
+    CircuitState, ErrorClass, Event, EventKind, Hooks, ManualClock, Policy, StopReason,
+};
+use redress_metrics::MetricsHooks;
+use redress_sync::BlockingPolicy;
+use redress_testing::{ScriptedClassifier, ScriptedOperation, instant_sleeper};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Counts samples and their sum, without allocating.
+#[derive(Default)]
+struct Tally {
+    count: AtomicU64,
+    sum_bits: AtomicU64,
+}
+
+impl HistogramFn for Tally {
+    fn record(&self, value: f64) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |bits| {
+                Some((f64::from_bits(bits) + value).to_bits())
+            });
+    }
+}
+
+/// Every counter is one shared atomic, every histogram one shared tally.
+#[derive(Default)]
+struct Flat {
+    counter: Arc<AtomicU64>,
+    gauge: Arc<AtomicU64>,
+    histogram: Arc<Tally>,
+}
+
+impl Recorder for Flat {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(Arc::clone(&self.counter))
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(Arc::clone(&self.gauge))
+    }
+
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(Arc::clone(&self.histogram))
+    }
+}
+
+fn events() -> Vec<Event<'static>> {
+    let mut retry = Event::new(EventKind::Retry, 1);
+    retry.class = Some(ErrorClass::Transient);
+    retry.delay = Duration::from_millis(100);
+    retry.operation = Some("fetch_user");
+    let mut stop = Event::new(EventKind::MaxAttemptsExceeded, 3);
+    stop.class = Some(ErrorClass::Transient);
+    stop.stop_reason = Some(StopReason::MaxAttemptsGlobal);
+    stop.operation = Some("fetch_user");
+    let mut opened = Event::new(EventKind::CircuitOpened, 0);
+    opened.state = Some(CircuitState::Open);
+    opened.operation = Some("fetch_user");
+    let mut success = Event::new(EventKind::Success, 2);
+    success.operation = Some("fetch_user");
+    let anonymous = Event::new(EventKind::Success, 1);
+    vec![retry, stop, opened, success, anonymous]
+}
+
+#[test]
+fn events_allocate_nothing_once_registered() {
+    let recorder = Flat::default();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let hooks = MetricsHooks::new();
+    let events = events();
+
+    // Warm up: registers every series.
+    for e in &events {
+        hooks.on_event(e);
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..100 {
+        for e in &events {
+            hooks.on_event(e);
+        }
+    }
+    let stats = region.change();
+    assert_eq!(
+        (stats.allocations, stats.reallocations, stats.deallocations),
+        (0, 0, 0),
+        "events allocated: {stats:?}"
+    );
+    // Every event counted, and each call-ending one counted a call too.
+    assert_eq!(recorder.counter.load(Ordering::Relaxed), 101 * (5 + 3));
+
+    // A whole call through the runner, hooks attached, allocates nothing.
+    let policy = Policy::builder()
+        .classifier(ScriptedClassifier)
+        .strategy(constant(Duration::from_millis(10)))
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let site = policy
+        .bind()
+        .operation("fetch_user")
+        .clock(&clock)
+        .sleeper(instant_sleeper(&clock))
+        .hooks(&hooks);
+    let run = || {
+        let op = ScriptedOperation::new()
+            .fail(ErrorClass::Transient)
+            .fail(ErrorClass::Transient)
+            .succeed(1_u32);
+        // Only the call is measured, not building the script.
+        let region = Region::new(GLOBAL);
+        let value = site.call(|| op.call()).unwrap();
+        (value, region.change())
+    };
+    let _ = run();
+    let (value, stats) = run();
+    assert_eq!(value, 1);
+    assert_eq!(
+        (stats.allocations, stats.reallocations, stats.deallocations),
+        (0, 0, 0),
+        "a call with metrics hooks allocated: {stats:?}"
+    );
+    assert_eq!(clock.now(), Duration::from_millis(40));
+}
