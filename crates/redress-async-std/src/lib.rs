@@ -3,7 +3,7 @@
 //! async-std is discontinued (RUSTSEC-2025-0052) but still has users. This
 //! crate is a thin adapter: [`AsyncStdSleeper`] (async-std's timers) and the
 //! [`SystemClock`] plug into the runtime-agnostic async runner of
-//! `redress-core` ([`execute_async`]); [`call`], [`execute`] and [`retry`]
+//! `redress-core` ([`execute_async`](redress_core::execute_async)); [`call`], [`execute`] and [`retry`]
 //! run a call site with them. Cancellation and attempt timeouts behave as in
 //! every async runner: dropping the future cancels the call and releases a
 //! breaker probe; an attempt that overruns `attempt_timeout` is dropped and
@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use redress_core::{
     AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, SystemClock, execute_async,
+    RetryError, Slot, SystemClock, execute_on,
 };
 
 /// Sleeps with async-std's timers (async-io's `Timer`, which async-std's
@@ -88,9 +88,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let sleeper = site.sleeper_ref().resolve(&AsyncStdSleeper);
-    let clock = site.clock_ref().resolve(&SystemClock);
-    execute_async(site, sleeper, clock, operation).await
+    execute_on(site, &AsyncStdSleeper, &SystemClock, operation).await
 }
 
 /// Runs `operation` at the call site on async-std; returns the value, or a

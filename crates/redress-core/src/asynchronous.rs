@@ -54,6 +54,7 @@ use crate::classify::{Classifier, ResultClassifier};
 use crate::engine::Action;
 use crate::hooks::{Hooks, SleepDecision};
 use crate::outcome::Outcome;
+use crate::sleep::Slot;
 use crate::time::Clock;
 
 /// Makes futures that complete after a while: a runtime's timer.
@@ -290,6 +291,30 @@ where
             Action::Done => return exec.finish(clock.now()),
         };
     }
+}
+
+/// Runs `operation` at `site` with the site's own sleeper and clock, or the
+/// runtime's `default_sleeper` and `default_clock` where it has none (its
+/// `()` slots): what an async runtime adapter calls.
+pub async fn execute_on<C, R, H, S, K, A, T, E, F, Fut, DS, DK>(
+    site: &Bound<'_, C, R, H, S, K, A>,
+    default_sleeper: &DS,
+    default_clock: &DK,
+    operation: F,
+) -> Outcome<T, E>
+where
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    H: Hooks,
+    A: AsyncHooks,
+    S: Slot<DS, Value: AsyncSleeper>,
+    K: Slot<DK, Value: Clock>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let sleeper = site.sleeper_ref().resolve(default_sleeper);
+    let clock = site.clock_ref().resolve(default_clock);
+    execute_async(site, sleeper, clock, operation).await
 }
 
 /// Polls `work` and `timer` together: `Some(output)` if the work finished

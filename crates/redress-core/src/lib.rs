@@ -76,7 +76,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-mod asynchronous;
+pub mod asynchronous;
 pub mod backoff;
 mod bind;
 #[cfg(target_has_atomic = "64")]
@@ -85,7 +85,7 @@ pub mod breaker;
 pub mod budget;
 mod class;
 mod classify;
-mod engine;
+pub mod engine;
 mod event;
 mod hooks;
 mod outcome;
@@ -102,7 +102,7 @@ mod trace;
 mod window;
 
 pub use asynchronous::{
-    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, execute_async,
+    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, execute_async, execute_on,
 };
 pub use backoff::{Backoff, BackoffContext, CurveSpec, Observation, Strategy, StrategyProblem};
 pub use bind::Bound;

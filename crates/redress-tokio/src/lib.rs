@@ -2,7 +2,7 @@
 //!
 //! A thin adapter: [`TokioSleeper`] and [`TokioClock`] plug `tokio::time`
 //! into the runtime-agnostic async runner of `redress-core`
-//! ([`execute_async`]), and [`call`], [`execute`] and [`retry`] run a call
+//! ([`execute_async`](redress_core::execute_async)), and [`call`], [`execute`] and [`retry`] run a call
 //! site with them. Every decision is the engine's, so a policy behaves the
 //! same here as in the blocking runner.
 //!
@@ -62,7 +62,7 @@ use std::time::Duration;
 
 use redress_core::{
     AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, SystemClock, execute_async,
+    RetryError, Slot, SystemClock, execute_on,
 };
 
 /// Sleeps with `tokio::time::sleep`.
@@ -111,9 +111,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let sleeper = site.sleeper_ref().resolve(&TokioSleeper);
-    let clock = site.clock_ref().resolve(&TokioClock);
-    execute_async(site, sleeper, clock, operation).await
+    execute_on(site, &TokioSleeper, &TokioClock, operation).await
 }
 
 /// Runs `operation` at the call site on tokio; returns the value, or a

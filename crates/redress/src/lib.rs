@@ -2,7 +2,7 @@
 //!
 //! Every failure is classified into a small, fixed set of [`ErrorClass`]es
 //! (rate limit, server error, transient, concurrency, permanent, auth,
-//! permission, unknown); each class gets its own [backoff](backoff) and caps;
+//! permission, unknown); each class gets its own [backoff] and caps;
 //! every call runs inside a deterministic envelope (deadline, attempt caps)
 //! and reports each decision as a structured [`Event`].
 //!

@@ -4,7 +4,7 @@ use core::future::Future;
 
 use redress_core::{
     AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, execute_async,
+    RetryError, Slot, execute_on,
 };
 
 /// The sleeper async call sites use unless given one: tokio's with the
@@ -119,11 +119,8 @@ where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let (default_sleeper, default_clock) =
-            (DefaultAsyncSleeper::default(), DefaultAsyncClock::default());
-        let sleeper = self.sleeper_ref().resolve(&default_sleeper);
-        let clock = self.clock_ref().resolve(&default_clock);
-        execute_async(self, sleeper, clock, operation).await
+        let defaults = (DefaultAsyncSleeper::default(), DefaultAsyncClock::default());
+        execute_on(self, &defaults.0, &defaults.1, operation).await
     }
 }
 
