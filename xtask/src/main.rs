@@ -1,9 +1,12 @@
 //! Project automation, in Rust so it runs wherever cargo does.
 //!
 //! `cargo xtask` (no argument) runs every check CI runs, in CI's order.
-//! Each subcommand runs one of them.
+//! Each subcommand runs one of them. `cargo xtask bench` runs the
+//! benchmarks against the peers and writes `docs/benchmarks.md`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
 
 use std::env;
 use std::path::PathBuf;
@@ -18,18 +21,36 @@ tasks:
   clippy    cargo clippy on every target and feature, warnings denied
   no-std    build redress-core without default features
   test      the whole test suite (the README's test command)
+  docs      build the documentation, rustdoc warnings denied
+  benches   compile the benchmarks (cargo bench --no-run), so they never rot
   loom      model-check the lock-free breaker and budget with loom
+
+other tasks:
+  bench     run the benchmarks against the peers and write docs/benchmarks.md
+            (a few minutes; `bench --report-only` rewrites it from the last run)
 ";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1).unwrap_or_else(|| "ci".to_owned());
     let steps: &[&str] = match task.as_str() {
-        "ci" => &["fmt", "clippy", "no-std", "test", "loom"],
+        "ci" => &["fmt", "clippy", "no-std", "test", "docs", "benches", "loom"],
         "fmt" => &["fmt"],
         "clippy" => &["clippy"],
         "no-std" => &["no-std"],
         "test" => &["test"],
         "loom" => &["loom"],
+        "benches" => &["benches"],
+        "docs" => &["docs"],
+        "bench" => {
+            let report_only = env::args().nth(2).as_deref() == Some("--report-only");
+            return match bench::run(&workspace_root(), report_only) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("xtask: bench: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -62,6 +83,8 @@ fn args(step: &str) -> &'static [&'static str] {
         ],
         "no-std" => &["build", "-p", "redress-core", "--no-default-features"],
         "loom" => &["test", "-p", "redress-core", "--test", "loom", "--release"],
+        "benches" => &["bench", "-p", "redress-benches", "--no-run"],
+        "docs" => &["doc", "--workspace", "--no-deps", "--all-features"],
         // Keep in sync with the README's test command and `.ci/run`.
         _ => &["test", "--workspace", "--all-features"],
     }
@@ -73,6 +96,10 @@ fn run(step: &str) -> bool {
     println!("xtask: cargo {}", args.join(" "));
     let mut command = Command::new(cargo);
     command.args(args).current_dir(workspace_root());
+    if step == "docs" {
+        // Broken links and other rustdoc warnings fail the build.
+        command.env("RUSTDOCFLAGS", "-D warnings");
+    }
     if step == "loom" {
         // loom needs its own cfg, so it builds in its own target directory.
         command

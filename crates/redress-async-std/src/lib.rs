@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use redress_core::{
     AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, SystemClock, execute_on,
+    RetryError, Slot, SystemClock, call_on, execute_on,
 };
 
 /// Sleeps with async-std's timers (async-io's `Timer`, which async-std's
@@ -107,7 +107,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    execute(site, operation).await.into_result()
+    call_on(site, &AsyncStdSleeper, &SystemClock, operation).await
 }
 
 /// Retries `operation` with the one-line defaults ([`Policy::default`]).

@@ -223,15 +223,41 @@ where
     Sl: AsyncSleeper,
     Cl: Clock,
 {
+    traced(bound, sleeper, clock, operation, true).await
+}
+
+/// The runner inside the call's `tracing` span. `success_elapsed: false`
+/// lets a call that succeeds with nobody watching skip its last clock
+/// reading (its outcome's `elapsed` is then not measured: `call` discards
+/// it on success).
+async fn traced<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
+    bound: &Bound<'_, C, R, H, S, K, A>,
+    sleeper: &Sl,
+    clock: &Cl,
+    operation: F,
+    success_elapsed: bool,
+) -> Outcome<T, E>
+where
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    H: Hooks,
+    A: AsyncHooks,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    Sl: AsyncSleeper,
+    Cl: Clock,
+{
     #[cfg(feature = "tracing")]
     {
         use tracing::Instrument;
         let span = crate::trace::call_span(bound.operation_name());
-        run(bound, sleeper, clock, operation).instrument(span).await
+        run(bound, sleeper, clock, operation, success_elapsed)
+            .instrument(span)
+            .await
     }
     #[cfg(not(feature = "tracing"))]
     {
-        run(bound, sleeper, clock, operation).await
+        run(bound, sleeper, clock, operation, success_elapsed).await
     }
 }
 
@@ -240,6 +266,7 @@ async fn run<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
     sleeper: &Sl,
     clock: &Cl,
     mut operation: F,
+    success_elapsed: bool,
 ) -> Outcome<T, E>
 where
     C: Classifier<E>,
@@ -253,22 +280,35 @@ where
 {
     let mut rng = bound.rng();
     let async_hooks = bound.async_hooks_ref();
-    let (mut exec, mut action) = bound.start(clock.now());
+    // One clock reading per step; the call ends at the last one. The
+    // execution stays where it is (it is large).
+    let mut now = clock.now();
+    let mut exec = bound.execution(now);
+    let mut action = exec.begin(now);
     loop {
         action = match action {
             Action::Attempt => match exec.attempt_timeout() {
                 None => {
                     let result = operation().await;
-                    exec.record(result, clock.now(), &mut rng)
+                    let read = || {
+                        now = clock.now();
+                        now
+                    };
+                    exec.record_with(result, read, success_elapsed, &mut rng)
                 }
-                Some(limit) => match race(operation(), sleeper.sleep(limit)).await {
-                    Some(result) => exec.record(result, clock.now(), &mut rng),
-                    None => exec.record_timeout(clock.now(), &mut rng),
-                },
+                Some(limit) => {
+                    let raced = race(operation(), sleeper.sleep(limit)).await;
+                    now = clock.now();
+                    match raced {
+                        Some(result) => exec.record(result, now, &mut rng),
+                        None => exec.record_timeout(now, &mut rng),
+                    }
+                }
             },
             Action::Sleep(delay) => {
                 if !async_hooks.is_empty() {
-                    let decision = match exec.sleep_context(clock.now()) {
+                    now = clock.now();
+                    let decision = match exec.sleep_context(now) {
                         Some((ctx, delay)) => {
                             let decision = async_hooks.decide_sleep(&ctx, delay).await;
                             if decision == SleepDecision::Sleep {
@@ -279,16 +319,18 @@ where
                         None => SleepDecision::Sleep,
                     };
                     if decision != SleepDecision::Sleep {
-                        action = exec.decide_sleep(decision, clock.now());
+                        now = clock.now();
+                        action = exec.decide_sleep(decision, now);
                         continue;
                     }
                 }
                 if !delay.is_zero() {
                     sleeper.sleep(delay).await;
                 }
-                exec.resume(clock.now())
+                now = clock.now();
+                exec.resume(now)
             }
-            Action::Done => return exec.finish(clock.now()),
+            Action::Done => return exec.take_outcome(now),
         };
     }
 }
@@ -314,7 +356,33 @@ where
 {
     let sleeper = site.sleeper_ref().resolve(default_sleeper);
     let clock = site.clock_ref().resolve(default_clock);
-    execute_async(site, sleeper, clock, operation).await
+    traced(site, sleeper, clock, operation, true).await
+}
+
+/// [`execute_on`] for `call`: resolves to the value or a [`RetryError`],
+/// and a call that succeeds with nobody watching reads the clock once.
+#[doc(hidden)]
+pub async fn call_on<C, R, H, S, K, A, T, E, F, Fut, DS, DK>(
+    site: &Bound<'_, C, R, H, S, K, A>,
+    default_sleeper: &DS,
+    default_clock: &DK,
+    operation: F,
+) -> Result<T, crate::outcome::RetryError<E, T>>
+where
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    H: Hooks,
+    A: AsyncHooks,
+    S: Slot<DS, Value: AsyncSleeper>,
+    K: Slot<DK, Value: Clock>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let sleeper = site.sleeper_ref().resolve(default_sleeper);
+    let clock = site.clock_ref().resolve(default_clock);
+    traced(site, sleeper, clock, operation, false)
+        .await
+        .into_result()
 }
 
 /// Polls `work` and `timer` together: `Some(output)` if the work finished

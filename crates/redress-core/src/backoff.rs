@@ -476,6 +476,25 @@ impl Exponential {
 impl Strategy for Exponential {
     fn delay(&self, ctx: &BackoffContext<'_>, _rng: &mut dyn Rng) -> Duration {
         let exp = ctx.attempt.saturating_sub(1);
+        if self.factor == 2.0 {
+            // Doubling is exact in integers: no float round trip. Past 2^31
+            // the loop takes over; it stops at the cap, so it runs at most
+            // ~94 times (2^94 ns is about `Duration::MAX`).
+            if self.base.is_zero() {
+                return Duration::ZERO;
+            }
+            if let Some(growth) = 1u32.checked_shl(exp) {
+                return self.base.saturating_mul(growth).min(self.max);
+            }
+            let mut delay = self.base.min(self.max);
+            for _ in 0..exp {
+                if delay >= self.max {
+                    break;
+                }
+                delay = delay.saturating_mul(2).min(self.max);
+            }
+            return delay;
+        }
         at_most(
             capped_growth(self.base, self.max, self.factor, exp),
             self.max,
@@ -1229,6 +1248,34 @@ mod tests {
             [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]
         );
         assert_eq!(draw(&s, u32::MAX, None, &mut rng), ms(1000));
+    }
+
+    #[test]
+    fn doubling_is_exact_and_saturates() {
+        let mut rng = FastRng::seeded(1);
+        let cap = Duration::from_secs(3600);
+        for base in [
+            ms(1),
+            ms(250),
+            ms(333),
+            Duration::from_nanos(7),
+            Duration::ZERO,
+        ] {
+            let s = exponential().base(base).max(cap);
+            for attempt in [1u32, 2, 5, 10, 20, 31, 32, 33, 64, u32::MAX] {
+                let got = draw(&s, attempt, None, &mut rng);
+                let exact = 2u128
+                    .checked_pow(attempt - 1)
+                    .map(|g| base.as_nanos().saturating_mul(g))
+                    .map_or(cap, |n| Duration::from_nanos(n.min(cap.as_nanos()) as u64));
+                let exact = if base.is_zero() {
+                    Duration::ZERO
+                } else {
+                    exact
+                };
+                assert_eq!(got, exact, "{base:?} attempt {attempt}");
+            }
+        }
     }
 
     #[test]

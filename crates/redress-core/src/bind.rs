@@ -308,8 +308,17 @@ impl<'a, C, R, H, S, K, A> Bound<'a, C, R, H, S, K, A> {
 }
 
 impl<'a, C, R, H: Hooks, S, K, A> Bound<'a, C, R, H, S, K, A> {
+    /// One call at `now`, not begun yet: call [`Execution::begin`] for its
+    /// first action. Runners that keep the (large) execution in place use
+    /// this rather than [`start`](Self::start).
+    #[inline]
+    pub fn execution<T, E>(&self, now: Duration) -> Execution<'_, C, R, H, T, E> {
+        Execution::new(self, now)
+    }
+
     /// Starts one call at `now`: the engine's state machine and its first
     /// action. Runners drive it; see [`Execution`].
+    #[inline]
     pub fn start<T, E>(&self, now: Duration) -> (Execution<'_, C, R, H, T, E>, Action) {
         let mut exec = Execution::new(self, now);
         let action = exec.begin(now);

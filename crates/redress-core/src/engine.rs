@@ -131,6 +131,8 @@ enum Decision {
 #[derive(Clone, Debug)]
 struct Run {
     start: Duration,
+    /// When the current attempt started.
+    attempt_started: Duration,
     attempt: u32,
     prev_delay: Option<Duration>,
     /// The previous delay as the strategy saw it when deciding the pending one.
@@ -144,9 +146,11 @@ struct Run {
 }
 
 impl Run {
+    #[inline]
     fn new(start: Duration) -> Self {
         Run {
             start,
+            attempt_started: start,
             attempt: 0,
             prev_delay: None,
             decided_prev: None,
@@ -252,8 +256,9 @@ pub struct Execution<'a, C, R, H, T, E> {
     result_classifier: &'a R,
     hooks: &'a H,
     operation: Option<&'a str>,
+    /// Boxed: only calls that capture a timeline pay for its size.
     #[cfg(feature = "alloc")]
-    recorder: Option<crate::timeline::Recorder>,
+    recorder: Option<alloc::boxed::Box<crate::timeline::Recorder>>,
     #[cfg(target_has_atomic = "64")]
     breaker: Option<&'a (dyn Breaker + Send + Sync)>,
     #[cfg(target_has_atomic = "64")]
@@ -261,8 +266,9 @@ pub struct Execution<'a, C, R, H, T, E> {
     run: Run,
     phase: Phase,
     last: Failure<E, T>,
-    /// The `err` tag of the last failure caused by an error.
-    last_error_type: Option<&'static str>,
+    /// The `err` tag of the last failure caused by an error, looked up only
+    /// when an event needs it.
+    last_error_type: Option<fn() -> &'static str>,
     value: Option<T>,
 }
 
@@ -278,6 +284,7 @@ impl<C, R, H, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
 }
 
 impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
+    #[inline]
     pub(crate) fn new<S, K, A>(bound: &'a Bound<'a, C, R, H, S, K, A>, now: Duration) -> Self {
         let policy = bound.policy();
         Execution {
@@ -289,7 +296,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             #[cfg(feature = "alloc")]
             recorder: bound
                 .captures_timeline()
-                .then(crate::timeline::Recorder::default),
+                .then(alloc::boxed::Box::<crate::timeline::Recorder>::default),
             #[cfg(target_has_atomic = "64")]
             breaker: policy.circuit_breaker(),
             #[cfg(target_has_atomic = "64")]
@@ -305,6 +312,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// The first action of the call: the breaker's admission, then the
     /// first attempt. Calling it again has no effect beyond returning the
     /// current action.
+    #[inline]
     pub fn begin(&mut self, now: Duration) -> Action {
         if self.phase != Phase::Ready {
             return self.current_action();
@@ -336,6 +344,18 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         self.begin_attempt(now)
     }
 
+    /// Whether recording a success needs the current time: hooks observe
+    /// the call, a timeline is recorded, a strategy learns from the
+    /// success, or a breaker records it.
+    #[inline]
+    fn success_needs_time(&self) -> bool {
+        #[cfg(target_has_atomic = "64")]
+        if self.permit.is_some() {
+            return true;
+        }
+        self.observed() || self.run.last_strategy_class.is_some()
+    }
+
     /// The attempts started so far.
     pub fn attempts(&self) -> u32 {
         self.run.attempt
@@ -347,11 +367,13 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     }
 
     /// Time since the call started.
+    #[inline]
     pub fn elapsed(&self, now: Duration) -> Duration {
         self.run.elapsed(now)
     }
 
     /// The time left before the deadline.
+    #[inline]
     pub fn remaining(&self, now: Duration) -> Duration {
         self.retry.deadline().saturating_sub(self.run.elapsed(now))
     }
@@ -361,7 +383,31 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// Errors are classified with the policy's classifier, successful values
     /// with its result classifier. Called when no attempt is pending, it
     /// changes nothing and returns the current action.
+    #[inline]
     pub fn record(&mut self, result: Result<T, E>, now: Duration, rng: &mut dyn Rng) -> Action
+    where
+        C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        self.record_with(result, || now, true, rng)
+    }
+
+    /// Like [`record`](Self::record), asking `now` for the time only when
+    /// the result needs it. A failure (an error, or a value the result
+    /// classifier flags) always does: every decision sees the real time. A
+    /// success does when `wants_elapsed` (the caller reports the outcome's
+    /// `elapsed`), or when hooks observe it, a timeline or `tracing`
+    /// records it, a strategy learns from it, or a breaker records it;
+    /// otherwise it is recorded at the time its attempt started, sparing
+    /// the success path a clock reading.
+    #[inline]
+    pub fn record_with(
+        &mut self,
+        result: Result<T, E>,
+        now: impl FnOnce() -> Duration,
+        wants_elapsed: bool,
+        rng: &mut dyn Rng,
+    ) -> Action
     where
         C: Classifier<E>,
         R: ResultClassifier<T>,
@@ -371,17 +417,24 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
         match result {
             Ok(value) => match self.result_classifier.classify(&value) {
-                None => self.succeed(value, now),
+                None => {
+                    let at = if wants_elapsed || self.success_needs_time() {
+                        now()
+                    } else {
+                        self.run.attempt_started
+                    };
+                    self.succeed(value, at)
+                }
                 Some(classification) => {
                     self.last = Failure::Value(value);
-                    self.fail(&classification, Cause::Result, now, rng)
+                    self.fail(&classification, Cause::Result, now(), rng)
                 }
             },
             Err(error) => {
                 let classification = self.classifier.classify(&error);
                 self.last = Failure::Error(error);
-                self.last_error_type = Some(error_type_name::<E>());
-                self.fail(&classification, Cause::Error, now, rng)
+                self.last_error_type = Some(error_type_name::<E>);
+                self.fail(&classification, Cause::Error, now(), rng)
             }
         }
     }
@@ -389,6 +442,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// What the attempt about to run should know: its number, the time
     /// left before the deadline, and its own time limit. Runners that cannot
     /// cancel an attempt (the blocking one) hand this to the operation.
+    #[inline]
     pub fn attempt(&self, now: Duration) -> Attempt {
         Attempt {
             number: self.run.attempt,
@@ -411,7 +465,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
         let limit = self.retry.attempt_timeout().unwrap_or_default();
         self.last = Failure::TimedOut(limit);
-        self.last_error_type = Some("TimeoutError");
+        self.last_error_type = Some(|| "TimeoutError");
         self.fail(
             &Classification::new(ErrorClass::Transient),
             Cause::Error,
@@ -463,7 +517,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             return self.current_action();
         }
         self.last = Failure::Error(error);
-        self.last_error_type = Some(error_type_name::<E>());
+        self.last_error_type = Some(error_type_name::<E>);
         self.fail(classification, Cause::Error, now, rng)
     }
 
@@ -487,6 +541,14 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// stopped driving it) reports the last failure with the stop reason
     /// `ABORTED`.
     pub fn finish(mut self, now: Duration) -> Outcome<T, E> {
+        self.take_outcome(now)
+    }
+
+    /// Like [`finish`](Self::finish), in place: runners that keep the
+    /// execution where it is (it is large) end the call with this. The
+    /// execution is spent afterwards.
+    #[inline]
+    pub fn take_outcome(&mut self, now: Duration) -> Outcome<T, E> {
         #[cfg(target_has_atomic = "64")]
         self.record_in_breaker(now);
         let elapsed = self.run.elapsed(now);
@@ -494,7 +556,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         let timeline = self
             .recorder
             .take()
-            .map(crate::timeline::Recorder::into_timeline);
+            .map(|recorder| recorder.into_timeline());
         let result = match self.value.take() {
             Some(value) => Ok(value),
             None => Err(core::mem::replace(&mut self.last, Failure::NotAttempted)),
@@ -554,6 +616,25 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         self.emit(event, now);
     }
 
+    /// Whether anything reads events and attempt records: the hooks, a
+    /// timeline, or `tracing`. When nothing does, none are built.
+    #[inline]
+    fn observed(&self) -> bool {
+        H::OBSERVES || self.events_read()
+    }
+
+    /// Whether anything but the hooks reads events: a timeline, or `tracing`.
+    #[inline]
+    fn events_read(&self) -> bool {
+        if cfg!(feature = "tracing") {
+            return true;
+        }
+        #[cfg(feature = "alloc")]
+        return self.recorder.is_some();
+        #[cfg(not(feature = "alloc"))]
+        return false;
+    }
+
     fn current_action(&self) -> Action {
         match self.phase {
             Phase::Ready | Phase::Attempting => Action::Attempt,
@@ -568,7 +649,11 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             return Action::Done;
         }
         self.run.attempt = self.run.attempt.saturating_add(1);
+        self.run.attempt_started = now;
         self.phase = Phase::Attempting;
+        if !self.observed() {
+            return Action::Attempt;
+        }
         let start = AttemptStart {
             attempt: self.run.attempt,
             operation: self.operation,
@@ -698,17 +783,22 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if let Some((c, cause)) = &self.run.last {
             event.class = Some(c.class);
             event.cause = Some(*cause);
-            if *cause == Cause::Error {
-                event.error_type = self.last_error_type;
+            // The type name is only looked up when something reads events.
+            if *cause == Cause::Error && self.observed() {
+                event.error_type = self.last_error_type.map(|name| name());
             }
         }
         event
     }
 
+    #[inline]
     fn emit<'e>(&self, mut event: Event<'e>, now: Duration)
     where
         'a: 'e,
     {
+        if !self.observed() {
+            return;
+        }
         event.operation = self.operation;
         event.elapsed = self.run.elapsed(now);
         #[cfg(feature = "alloc")]
@@ -720,7 +810,11 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         self.hooks.on_event(&event);
     }
 
+    #[inline]
     fn attempt_end(&self, decision: AttemptDecision, delay: Option<Duration>, now: Duration) {
+        if !self.observed() {
+            return;
+        }
         let last = match decision {
             AttemptDecision::Success => None,
             _ => self.run.last.as_ref(),

@@ -131,6 +131,14 @@ pub struct AttemptEnd<'a> {
 /// }
 /// ```
 pub trait Hooks {
+    /// Whether these hooks read events or attempt records
+    /// ([`on_event`](Self::on_event), [`on_attempt_start`](Self::on_attempt_start),
+    /// [`on_attempt_end`](Self::on_attempt_end)). When no hook of a call
+    /// does (and no timeline or `tracing` does either), the engine builds
+    /// none of them. The other hooks are always called. Leave it `true`
+    /// unless those three methods keep their empty defaults.
+    const OBSERVES: bool = true;
+
     /// Every event, in order.
     fn on_event(&self, event: &Event<'_>) {
         let _ = event;
@@ -164,9 +172,12 @@ pub trait Hooks {
     }
 }
 
-impl Hooks for () {}
+impl Hooks for () {
+    const OBSERVES: bool = false;
+}
 
 impl<H: Hooks + ?Sized> Hooks for &H {
+    const OBSERVES: bool = H::OBSERVES;
     #[inline]
     fn on_event(&self, event: &Event<'_>) {
         (**self).on_event(event);
@@ -196,6 +207,7 @@ impl<H: Hooks + ?Sized> Hooks for &H {
 /// Both hook sets run, the first one first. An abort from either aborts; the
 /// first sleep decision that is not `Sleep` wins.
 impl<A: Hooks, B: Hooks> Hooks for (A, B) {
+    const OBSERVES: bool = A::OBSERVES || B::OBSERVES;
     #[inline]
     fn on_event(&self, event: &Event<'_>) {
         self.0.on_event(event);
@@ -303,6 +315,7 @@ impl<F: Fn(&str, &LogFields<'_, '_>)> Hooks for OnLog<F> {
 }
 
 impl<F: Fn() -> bool> Hooks for AbortIf<F> {
+    const OBSERVES: bool = false;
     #[inline]
     fn should_abort(&self) -> bool {
         (self.0)()
@@ -324,6 +337,7 @@ impl<F: Fn(&AttemptEnd<'_>)> Hooks for OnAttemptEnd<F> {
 }
 
 impl<F: Fn(&BackoffContext<'_>, Duration) -> SleepDecision> Hooks for DecideSleep<F> {
+    const OBSERVES: bool = false;
     #[inline]
     fn decide_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) -> SleepDecision {
         (self.0)(ctx, delay)
@@ -331,6 +345,7 @@ impl<F: Fn(&BackoffContext<'_>, Duration) -> SleepDecision> Hooks for DecideSlee
 }
 
 impl<F: Fn(&BackoffContext<'_>, Duration)> Hooks for BeforeSleep<F> {
+    const OBSERVES: bool = false;
     #[inline]
     fn before_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) {
         (self.0)(ctx, delay);
@@ -381,6 +396,7 @@ impl AbortSignal {
 }
 
 impl Hooks for AbortSignal {
+    const OBSERVES: bool = false;
     #[inline]
     fn should_abort(&self) -> bool {
         self.is_aborted()
@@ -389,6 +405,7 @@ impl Hooks for AbortSignal {
 
 #[cfg(feature = "alloc")]
 impl Hooks for alloc::sync::Arc<AbortSignal> {
+    const OBSERVES: bool = false;
     #[inline]
     fn should_abort(&self) -> bool {
         self.is_aborted()
@@ -402,6 +419,21 @@ mod tests {
     use crate::event::EventKind;
     use core::cell::Cell;
     use std::prelude::rust_2024::*;
+
+    #[test]
+    fn only_hooks_that_read_events_observe() {
+        const fn observes<H: Hooks>(_: &H) -> bool {
+            H::OBSERVES
+        }
+        let abort = AbortIf(|| false);
+        let on_event = OnEvent(|_: &Event<'_>| {});
+        assert!(!observes(&()));
+        assert!(!observes(&abort));
+        assert!(!observes(&AbortSignal::new()));
+        assert!(observes(&on_event));
+        assert!(observes(&(abort, on_event)));
+        assert!(!observes(&(AbortIf(|| true), ())));
+    }
 
     #[test]
     fn pairs_run_both_and_combine_decisions() {

@@ -102,7 +102,8 @@ mod trace;
 mod window;
 
 pub use asynchronous::{
-    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, execute_async, execute_on,
+    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, call_on, execute_async,
+    execute_on,
 };
 pub use backoff::{Backoff, BackoffContext, CurveSpec, Observation, Strategy, StrategyProblem};
 pub use bind::Bound;

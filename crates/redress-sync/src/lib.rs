@@ -77,7 +77,7 @@ pub trait BlockingPolicy<C, R> {
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.execute_with(|_| operation()).into_result()
+        self.run_blocking(|_| operation(), false).into_result()
     }
 
     /// Runs `operation` like [`call`](Self::call) and returns the whole
@@ -99,7 +99,7 @@ pub trait BlockingPolicy<C, R> {
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.execute_with(operation).into_result()
+        self.run_blocking(operation, false).into_result()
     }
 
     /// Like [`execute`](Self::execute), handing each attempt its
@@ -108,17 +108,30 @@ pub trait BlockingPolicy<C, R> {
     where
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
+        R: ResultClassifier<T>,
+    {
+        self.run_blocking(operation, true)
+    }
+
+    /// The runner. `success_elapsed: false` lets a call that succeeds with
+    /// nobody watching skip its last clock reading (its outcome's `elapsed`
+    /// is then not measured; `call` discards it on success).
+    #[doc(hidden)]
+    fn run_blocking<T, E, F>(&self, operation: F, success_elapsed: bool) -> Outcome<T, E>
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+        C: Classifier<E>,
         R: ResultClassifier<T>;
 }
 
 impl<C, R> BlockingPolicy<C, R> for Policy<C, R> {
-    fn execute_with<T, E, F>(&self, operation: F) -> Outcome<T, E>
+    fn run_blocking<T, E, F>(&self, operation: F, success_elapsed: bool) -> Outcome<T, E>
     where
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.bind().execute_with(operation)
+        self.bind().run_blocking(operation, success_elapsed)
     }
 }
 
@@ -128,7 +141,7 @@ where
     S: Slot<ThreadSleeper, Value: BlockingSleeper>,
     K: Slot<SystemClock, Value: Clock>,
 {
-    fn execute_with<T, E, F>(&self, mut operation: F) -> Outcome<T, E>
+    fn run_blocking<T, E, F>(&self, mut operation: F, success_elapsed: bool) -> Outcome<T, E>
     where
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
@@ -141,18 +154,27 @@ where
         let clock = self.clock_ref().resolve(&SystemClock);
         let sleeper = self.sleeper_ref().resolve(&ThreadSleeper);
         let mut rng = self.rng();
-        let (mut exec, mut action) = self.start(clock.now());
+        // One clock reading per step: the attempt that follows a step starts
+        // at that step's reading, and the call ends at the last one.
+        let mut now = clock.now();
+        let mut exec = self.execution(now);
+        let mut action = exec.begin(now);
         loop {
             action = match action {
                 Action::Attempt => {
-                    let result = operation(exec.attempt(clock.now()));
-                    exec.record(result, clock.now(), &mut rng)
+                    let result = operation(exec.attempt(now));
+                    let read = || {
+                        now = clock.now();
+                        now
+                    };
+                    exec.record_with(result, read, success_elapsed, &mut rng)
                 }
                 Action::Sleep(delay) => {
                     sleeper.sleep(delay);
-                    exec.resume(clock.now())
+                    now = clock.now();
+                    exec.resume(now)
                 }
-                Action::Done => return exec.finish(clock.now()),
+                Action::Done => return exec.take_outcome(now),
             };
         }
     }

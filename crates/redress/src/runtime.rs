@@ -4,7 +4,7 @@ use core::future::Future;
 
 use redress_core::{
     AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, execute_on,
+    RetryError, Slot, call_on, execute_on,
 };
 
 /// The sleeper async call sites use unless given one: tokio's with the
@@ -109,7 +109,8 @@ where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.execute_async(operation).await.into_result()
+        let defaults = (DefaultAsyncSleeper::default(), DefaultAsyncClock::default());
+        call_on(self, &defaults.0, &defaults.1, operation).await
     }
 
     async fn execute_async<T, E, F, Fut>(&self, operation: F) -> Outcome<T, E>
