@@ -254,7 +254,9 @@ impl<'a, C, R, H, S, K, A> Bound<'a, C, R, H, S, K, A> {
     }
 
     /// Seeds the jitter: every call through this handle then draws the same
-    /// delays for the same failures.
+    /// delays for the same failures. For tests and reproductions: in
+    /// production leave it unset, or calls that fail together retry
+    /// together, which is what jitter exists to prevent.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
