@@ -138,6 +138,9 @@ pub struct Admission {
     pub probe: bool,
     /// The transition admitting the call caused (open to half-open).
     pub transition: Option<Transition>,
+    /// For a [`CircuitBreaker`] probe: the breaker's word when it was
+    /// admitted, so only the probe of the current cycle can resolve it.
+    cycle: u64,
 }
 
 impl Admission {
@@ -146,6 +149,7 @@ impl Admission {
         Admission {
             probe: false,
             transition: None,
+            cycle: 0,
         }
     }
 
@@ -154,6 +158,7 @@ impl Admission {
         Admission {
             probe: true,
             transition,
+            cycle: 0,
         }
     }
 }
@@ -447,7 +452,12 @@ impl CircuitBreaker {
                 .word
                 .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return Ok(Admission::probe(transition)),
+                Ok(_) => {
+                    return Ok(Admission {
+                        cycle: next,
+                        ..Admission::probe(transition)
+                    });
+                }
                 Err(actual) => word = actual,
             }
         }
@@ -487,26 +497,35 @@ impl CircuitBreaker {
             .is_ok()
     }
 
-    fn probe_succeeded(&self) -> Option<Transition> {
-        let word = self.word.load(Ordering::Acquire);
-        if state_of(word) != HALF_OPEN || !probe_of(word) {
-            return None;
-        }
-        self.clear_failures();
-        self.transition(word, closed_after(word))
-            .then_some(Transition {
-                to: CircuitState::Closed,
-                class: None,
-            })
+    /// The word a probe admitted as `admission` holds, if the breaker is
+    /// still in that probe's cycle; a probe from an earlier cycle (before a
+    /// `reset`, say) resolves nothing.
+    fn current_probe(&self, admission: &Admission) -> Option<u64> {
+        let cycle = admission.cycle;
+        let valid = state_of(cycle) == HALF_OPEN && probe_of(cycle);
+        (valid && self.word.load(Ordering::Acquire) == cycle).then_some(cycle)
     }
 
-    fn probe_failed(&self, class: ErrorClass, now: Duration) -> Option<Transition> {
-        let word = self.word.load(Ordering::Acquire);
-        if state_of(word) != HALF_OPEN || !probe_of(word) {
-            return None;
-        }
+    fn probe_succeeded(&self, admission: &Admission) -> Option<Transition> {
+        let cycle = self.current_probe(admission)?;
+        self.transition(cycle, closed_after(cycle)).then(|| {
+            self.clear_failures();
+            Transition {
+                to: CircuitState::Closed,
+                class: None,
+            }
+        })
+    }
+
+    fn probe_failed(
+        &self,
+        admission: &Admission,
+        class: ErrorClass,
+        now: Duration,
+    ) -> Option<Transition> {
+        let cycle = self.current_probe(admission)?;
         let opened = pack(OPEN, false, duration_to_nanos(now));
-        self.transition(word, opened).then(|| {
+        self.transition(cycle, opened).then(|| {
             self.clear_failures();
             Transition {
                 to: CircuitState::Open,
@@ -515,18 +534,10 @@ impl CircuitBreaker {
         })
     }
 
-    fn release_probe(&self) {
-        let mut word = self.word.load(Ordering::Acquire);
-        while state_of(word) == HALF_OPEN && probe_of(word) {
-            match self.word.compare_exchange_weak(
-                word,
-                word & !PROBE,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(actual) => word = actual,
-            }
+    fn release_probe(&self, admission: &Admission) {
+        if let Some(cycle) = self.current_probe(admission) {
+            // Fails only if the cycle moved on meanwhile: nothing to release.
+            let _ = self.transition(cycle, cycle & !PROBE);
         }
     }
 
@@ -576,10 +587,10 @@ impl Breaker for CircuitBreaker {
         now: Duration,
     ) -> Option<Transition> {
         match (admission.probe, result) {
-            (true, CallResult::Success) => self.probe_succeeded(),
-            (true, CallResult::Failure(class)) => self.probe_failed(class, now),
+            (true, CallResult::Success) => self.probe_succeeded(admission),
+            (true, CallResult::Failure(class)) => self.probe_failed(admission, class, now),
             (true, CallResult::Cancelled) => {
-                self.release_probe();
+                self.release_probe(admission);
                 None
             }
             (false, CallResult::Failure(class)) => self.closed_failure(class, now),
@@ -820,6 +831,51 @@ mod tests {
         let probe = b.try_acquire(s(61)).unwrap();
         probe.record_success(s(61));
         assert_ne!(b.word.load(Ordering::Acquire), closed);
+    }
+
+    /// Trips `b`, admits a probe, resets, trips again and admits the
+    /// current cycle's probe: returns (stale probe, current probe).
+    fn two_cycles(b: &CircuitBreaker) -> (Permit<'_>, Permit<'_>) {
+        fail(b, ErrorClass::Transient, s(0));
+        let stale = b.try_acquire(s(30)).unwrap();
+        assert!(stale.is_probe());
+        b.reset();
+        fail(b, ErrorClass::Transient, s(40));
+        let current = b.try_acquire(s(70)).unwrap();
+        assert!(current.is_probe());
+        (stale, current)
+    }
+
+    #[test]
+    fn a_probe_from_before_a_reset_cannot_close_the_breaker() {
+        let b = breaker(1);
+        let (stale, current) = two_cycles(&b);
+        assert_eq!(stale.record_success(s(71)), None);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        // The current probe's outcome still counts.
+        assert_eq!(
+            current
+                .record_failure(ErrorClass::Transient, s(72))
+                .map(|t| t.to),
+            Some(CircuitState::Open)
+        );
+    }
+
+    #[test]
+    fn a_dropped_probe_from_before_a_reset_frees_no_slot() {
+        let b = breaker(1);
+        let (stale, current) = two_cycles(&b);
+        drop(stale);
+        let second = b.try_acquire(s(71));
+        assert_eq!(
+            second.unwrap_err().state,
+            CircuitState::HalfOpen,
+            "one probe at a time"
+        );
+        assert_eq!(
+            current.record_success(s(72)).map(|t| t.to),
+            Some(CircuitState::Closed)
+        );
     }
 
     #[test]
