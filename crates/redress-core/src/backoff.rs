@@ -1053,7 +1053,9 @@ impl AdaptiveState {
         }
         let frac = (failure_rate - target_failure) / (1.0 - target_failure);
         let m = self.min_multiplier + frac * (self.max_multiplier - self.min_multiplier);
-        m.clamp(self.min_multiplier, self.max_multiplier)
+        // `max`/`min` rather than `clamp`: unvalidated parameters (min above
+        // max, NaN) give a number instead of a panic.
+        m.max(self.min_multiplier).min(self.max_multiplier)
     }
 
     /// The rolling window.
@@ -1410,6 +1412,21 @@ mod tests {
         ));
         let bad: Backoff = adaptive(constant(ms(1))).window(Duration::ZERO).into();
         assert_eq!(bad.validate(), Err(StrategyProblem::ZeroAdaptiveWindow));
+    }
+
+    #[test]
+    fn unvalidated_adaptive_parameters_never_panic() {
+        static INVERTED: AdaptiveState = AdaptiveState::new(Duration::from_secs(60), 0.5, 5.0, 1.0);
+        static NAN: AdaptiveState =
+            AdaptiveState::new(Duration::from_secs(60), f64::NAN, f64::NAN, 1.0);
+        let c = Classification::new(ErrorClass::Transient);
+        let mut rng = FastRng::seeded(1);
+        for state in [&INVERTED, &NAN] {
+            state.record(Observation::Failure(ErrorClass::Transient), Duration::ZERO);
+            let b = Backoff::adaptive_static(constant(ms_const(10)), state);
+            assert!(b.validate().is_err());
+            let _ = b.delay(&BackoffContext::new(1, &c), &mut rng);
+        }
     }
 
     #[test]
