@@ -30,9 +30,26 @@ pub struct FastRng {
 
 impl FastRng {
     /// A generator with a fresh seed.
+    ///
+    /// With `std`, seeds come from a per-thread stream started from the
+    /// process's random hash keys, so processes and threads differ. Without
+    /// `std` they come from a global counter that starts at the same value
+    /// on every device: call [`FastRng::add_entropy`] once at startup with
+    /// something that differs between devices (a serial number, a hardware
+    /// random number), or devices that fail together retry together.
     #[inline]
     pub fn new() -> Self {
         FastRng::seeded(fresh_seed())
+    }
+
+    /// Mixes `entropy` into the seeds of every later [`FastRng::new`] (in
+    /// every thread). Without `std`, call it once at startup with something
+    /// that differs between devices; with `std` it is rarely needed.
+    pub fn add_entropy(entropy: u64) {
+        #[cfg(target_has_atomic = "64")]
+        ENTROPY.fetch_xor(splitmix64(entropy), core::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(target_has_atomic = "64"))]
+        let _ = entropy;
     }
 
     /// A generator with a fixed seed: the same seed gives the same stream.
@@ -117,6 +134,15 @@ const fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Entropy mixed into every fresh seed ([`FastRng::add_entropy`]).
+#[cfg(target_has_atomic = "64")]
+static ENTROPY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+#[cfg(target_has_atomic = "64")]
+fn entropy() -> u64 {
+    ENTROPY.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 #[cfg(feature = "std")]
 fn fresh_seed() -> u64 {
     use std::cell::Cell;
@@ -132,7 +158,7 @@ fn fresh_seed() -> u64 {
     STREAM.with(|s| {
         let next = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
         s.set(next);
-        splitmix64(next)
+        splitmix64(next ^ entropy())
     })
 }
 
@@ -140,7 +166,7 @@ fn fresh_seed() -> u64 {
 fn fresh_seed() -> u64 {
     use core::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0x5eed_5eed);
-    splitmix64(COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed))
+    splitmix64(COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed) ^ entropy())
 }
 
 #[cfg(all(not(feature = "std"), not(target_has_atomic = "64")))]
