@@ -496,48 +496,59 @@ impl<C, R> PolicyBuilder<C, R> {
 }
 
 /// A budget that can be shared by policies: an `Arc` of any [`Budget`]
-/// (with `alloc`), or a `&'static` one.
+/// (with `alloc`), or a `&'static` one, of a concrete type or a
+/// `dyn Budget + Send + Sync`.
 #[cfg(target_has_atomic = "64")]
 pub trait IntoSharedBudget {
     /// The shared handle.
     fn into_shared(self) -> Shared<dyn Budget + Send + Sync>;
 }
 
-#[cfg(target_has_atomic = "64")]
-impl<B: Budget + Send + Sync + 'static> IntoSharedBudget for &'static B {
-    fn into_shared(self) -> Shared<dyn Budget + Send + Sync> {
-        Shared::Static(self)
-    }
-}
-
-#[cfg(all(target_has_atomic = "64", feature = "alloc"))]
-impl<B: Budget + Send + Sync + 'static> IntoSharedBudget for alloc::sync::Arc<B> {
-    fn into_shared(self) -> Shared<dyn Budget + Send + Sync> {
-        Shared::Arc(self)
-    }
-}
-
 /// A breaker that can be shared by policies: an `Arc` of any [`Breaker`]
-/// (with `alloc`), or a `&'static` one.
+/// (with `alloc`), or a `&'static` one, of a concrete type or a
+/// `dyn Breaker + Send + Sync`.
 #[cfg(target_has_atomic = "64")]
 pub trait IntoSharedBreaker {
     /// The shared handle.
     fn into_shared(self) -> Shared<dyn Breaker + Send + Sync>;
 }
 
-#[cfg(target_has_atomic = "64")]
-impl<B: Breaker + Send + Sync + 'static> IntoSharedBreaker for &'static B {
-    fn into_shared(self) -> Shared<dyn Breaker + Send + Sync> {
-        Shared::Static(self)
-    }
+/// The four ways to share a `$capability`: a `&'static` or an `Arc` of a
+/// concrete one, or of a trait object.
+macro_rules! into_shared {
+    ($into:ident, $capability:ident) => {
+        #[cfg(target_has_atomic = "64")]
+        impl<B: $capability + Send + Sync + 'static> $into for &'static B {
+            fn into_shared(self) -> Shared<dyn $capability + Send + Sync> {
+                Shared::Static(self)
+            }
+        }
+
+        #[cfg(target_has_atomic = "64")]
+        impl $into for &'static (dyn $capability + Send + Sync) {
+            fn into_shared(self) -> Shared<dyn $capability + Send + Sync> {
+                Shared::Static(self)
+            }
+        }
+
+        #[cfg(all(target_has_atomic = "64", feature = "alloc"))]
+        impl<B: $capability + Send + Sync + 'static> $into for alloc::sync::Arc<B> {
+            fn into_shared(self) -> Shared<dyn $capability + Send + Sync> {
+                Shared::Arc(self)
+            }
+        }
+
+        #[cfg(all(target_has_atomic = "64", feature = "alloc"))]
+        impl $into for alloc::sync::Arc<dyn $capability + Send + Sync> {
+            fn into_shared(self) -> Shared<dyn $capability + Send + Sync> {
+                Shared::Arc(self)
+            }
+        }
+    };
 }
 
-#[cfg(all(target_has_atomic = "64", feature = "alloc"))]
-impl<B: Breaker + Send + Sync + 'static> IntoSharedBreaker for alloc::sync::Arc<B> {
-    fn into_shared(self) -> Shared<dyn Breaker + Send + Sync> {
-        Shared::Arc(self)
-    }
-}
+into_shared!(IntoSharedBudget, Budget);
+into_shared!(IntoSharedBreaker, Breaker);
 
 #[cfg(test)]
 mod tests {
@@ -635,6 +646,24 @@ mod tests {
             format!("{:?}", quick.retry()),
             format!("{:?}", default.retry())
         );
+    }
+
+    #[cfg(all(target_has_atomic = "64", feature = "alloc"))]
+    #[test]
+    fn trait_objects_are_accepted_as_budget_and_breaker() {
+        use crate::breaker::{Breaker, CircuitBreaker};
+        use crate::budget::{Budget, RollingBudget};
+        use alloc::sync::Arc;
+        let budget: Arc<dyn Budget + Send + Sync> =
+            Arc::new(RollingBudget::new(1, Duration::from_secs(1)).unwrap());
+        let breaker: Arc<dyn Breaker + Send + Sync> =
+            Arc::new(CircuitBreaker::builder().build().unwrap());
+        let p = Policy::quick()
+            .budget(budget)
+            .circuit_breaker(breaker)
+            .build()
+            .unwrap();
+        assert!(p.retry().budget().is_some() && p.circuit_breaker().is_some());
     }
 
     #[test]
