@@ -312,6 +312,9 @@ where
                         Some((ctx, delay)) => {
                             let decision = async_hooks.decide_sleep(&ctx, delay).await;
                             if decision == SleepDecision::Sleep {
+                                // Both before-sleep hooks, once it is certain
+                                // the runner sleeps.
+                                exec.before_sleep(now);
                                 async_hooks.before_sleep(&ctx, delay).await;
                             }
                             decision
@@ -324,6 +327,14 @@ where
                         continue;
                     }
                 }
+                // Sleep hooks may have taken time: never sleep past the
+                // deadline.
+                let delay = if exec.sleep_needs_time() {
+                    now = clock.now();
+                    exec.sleep_for(now)
+                } else {
+                    delay
+                };
                 if !delay.is_zero() {
                     sleeper.sleep(delay).await;
                 }

@@ -309,7 +309,7 @@ impl<'a, C, R, H, S, K, A> Bound<'a, C, R, H, S, K, A> {
     }
 }
 
-impl<'a, C, R, H: Hooks, S, K, A> Bound<'a, C, R, H, S, K, A> {
+impl<'a, C, R, H: Hooks, S, K, A: AsyncHooks> Bound<'a, C, R, H, S, K, A> {
     /// One call at `now`, not begun yet: call [`Execution::begin`] for its
     /// first action. Runners that keep the (large) execution in place use
     /// this rather than [`start`](Self::start).

@@ -43,12 +43,15 @@
 //! Hooks: `on_attempt_end` runs once per attempt, when its fate is certain
 //! (for a retried attempt that is after the sleep, as in the reference);
 //! `decide_sleep` and `before_sleep` receive the same [`BackoffContext`]
-//! the strategy did.
+//! the strategy did. Hooks that take time before a sleep never push a call
+//! past its deadline: runners cut the sleep to the time left
+//! ([`Execution::sleep_for`]).
 
 use core::time::Duration;
 
 use rand_core::Rng;
 
+use crate::asynchronous::AsyncHooks;
 use crate::backoff::{BackoffContext, Observation, Strategy};
 use crate::bind::Bound;
 #[cfg(target_has_atomic = "64")]
@@ -266,6 +269,9 @@ pub struct Execution<'a, C, R, H, T, E> {
     run: Run,
     phase: Phase,
     last: Failure<E, T>,
+    /// The call site has async sleep hooks: its runner runs the synchronous
+    /// `before_sleep` hook after the async decision, not the engine.
+    awaits_sleep_hooks: bool,
     /// The `err` tag of the last failure caused by an error, looked up only
     /// when an event needs it.
     last_error_type: Option<fn() -> &'static str>,
@@ -285,7 +291,10 @@ impl<C, R, H, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
 
 impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     #[inline]
-    pub(crate) fn new<S, K, A>(bound: &'a Bound<'a, C, R, H, S, K, A>, now: Duration) -> Self {
+    pub(crate) fn new<S, K, A: AsyncHooks>(
+        bound: &'a Bound<'a, C, R, H, S, K, A>,
+        now: Duration,
+    ) -> Self {
         let policy = bound.policy();
         Execution {
             retry: policy.retry(),
@@ -304,6 +313,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             run: Run::new(now),
             phase: Phase::Ready,
             last: Failure::NotAttempted,
+            awaits_sleep_hooks: !bound.async_hooks_ref().is_empty(),
             last_error_type: None,
             value: None,
         }
@@ -457,8 +467,11 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     }
 
     /// Feeds an attempt the runner cancelled because it overran the attempt
-    /// timeout: a `TRANSIENT` failure (as in the reference), reported as
-    /// [`Failure::TimedOut`] with the `err` tag `TimeoutError`.
+    /// timeout: always a `TRANSIENT` failure, reported as
+    /// [`Failure::TimedOut`] with the `err` tag `TimeoutError`. (The
+    /// reference hands its `TimeoutError` to the classifier, which the
+    /// default classifier maps to `TRANSIENT`; here the timeout is not a
+    /// value of the operation's error type, so the classifier cannot see it.)
     pub fn record_timeout(&mut self, now: Duration, rng: &mut dyn Rng) -> Action {
         if self.phase != Phase::Attempting {
             return self.current_action();
@@ -491,6 +504,34 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             now,
         };
         Some((ctx, self.run.prev_delay.unwrap_or_default()))
+    }
+
+    /// Whether the time may have moved since the pending delay was decided:
+    /// a sleep hook ran (a synchronous one that is not a no-op, or async
+    /// ones). The runner then reads the clock again and sleeps
+    /// [`sleep_for`](Self::sleep_for) instead of the delay it was given, so
+    /// hooks that take time never push a call past its deadline.
+    #[inline]
+    pub fn sleep_needs_time(&self) -> bool {
+        H::SLEEP_HOOKS || self.awaits_sleep_hooks
+    }
+
+    /// The pending sleep, cut to the time left at `now`.
+    #[inline]
+    pub fn sleep_for(&self, now: Duration) -> Duration {
+        self.run
+            .prev_delay
+            .unwrap_or_default()
+            .min(self.remaining(now))
+    }
+
+    /// Runs the synchronous `before_sleep` hook for the pending sleep: for
+    /// async runners, once their async sleep decision says to sleep (the
+    /// engine runs it itself when the call site has no async sleep hooks).
+    pub fn before_sleep(&self, now: Duration) {
+        if let Some((ctx, delay)) = self.sleep_context(now) {
+            self.hooks.before_sleep(&ctx, delay);
+        }
     }
 
     /// Overrides the pending sleep: `Defer` stops with `SCHEDULED`, `Abort`
@@ -722,7 +763,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             now,
         };
         let decision = self.hooks.decide_sleep(&ctx, delay);
-        if decision == SleepDecision::Sleep {
+        if decision == SleepDecision::Sleep && !self.awaits_sleep_hooks {
             self.hooks.before_sleep(&ctx, delay);
         }
         self.phase = Phase::Sleeping;

@@ -139,6 +139,13 @@ pub trait Hooks {
     /// unless those three methods keep their empty defaults.
     const OBSERVES: bool = true;
 
+    /// Whether [`decide_sleep`](Self::decide_sleep) or
+    /// [`before_sleep`](Self::before_sleep) do anything. When they may
+    /// (and may take time), runners read the clock again before sleeping so
+    /// a sleep never ends past the deadline. Leave it `true` unless both
+    /// keep their defaults.
+    const SLEEP_HOOKS: bool = true;
+
     /// Every event, in order.
     fn on_event(&self, event: &Event<'_>) {
         let _ = event;
@@ -172,41 +179,53 @@ pub trait Hooks {
     }
 }
 
+/// Forwards every hook (and both consts) of `H` through a pointer to it.
+macro_rules! forward_hooks {
+    ($(#[$attr:meta])* $pointer:ty) => {
+        $(#[$attr])*
+        impl<H: Hooks + ?Sized> Hooks for $pointer {
+            const OBSERVES: bool = H::OBSERVES;
+            const SLEEP_HOOKS: bool = H::SLEEP_HOOKS;
+            #[inline]
+            fn on_event(&self, event: &Event<'_>) {
+                (**self).on_event(event);
+            }
+            #[inline]
+            fn should_abort(&self) -> bool {
+                (**self).should_abort()
+            }
+            #[inline]
+            fn on_attempt_start(&self, attempt: &AttemptStart<'_>) {
+                (**self).on_attempt_start(attempt);
+            }
+            #[inline]
+            fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
+                (**self).on_attempt_end(attempt);
+            }
+            #[inline]
+            fn decide_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) -> SleepDecision {
+                (**self).decide_sleep(ctx, delay)
+            }
+            #[inline]
+            fn before_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) {
+                (**self).before_sleep(ctx, delay);
+            }
+        }
+    };
+}
+
 impl Hooks for () {
+    const SLEEP_HOOKS: bool = false;
     const OBSERVES: bool = false;
 }
 
-impl<H: Hooks + ?Sized> Hooks for &H {
-    const OBSERVES: bool = H::OBSERVES;
-    #[inline]
-    fn on_event(&self, event: &Event<'_>) {
-        (**self).on_event(event);
-    }
-    #[inline]
-    fn should_abort(&self) -> bool {
-        (**self).should_abort()
-    }
-    #[inline]
-    fn on_attempt_start(&self, attempt: &AttemptStart<'_>) {
-        (**self).on_attempt_start(attempt);
-    }
-    #[inline]
-    fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
-        (**self).on_attempt_end(attempt);
-    }
-    #[inline]
-    fn decide_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) -> SleepDecision {
-        (**self).decide_sleep(ctx, delay)
-    }
-    #[inline]
-    fn before_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) {
-        (**self).before_sleep(ctx, delay);
-    }
-}
+// References to hooks are hooks.
+forward_hooks!(&H);
 
 /// Both hook sets run, the first one first. An abort from either aborts; the
 /// first sleep decision that is not `Sleep` wins.
 impl<A: Hooks, B: Hooks> Hooks for (A, B) {
+    const SLEEP_HOOKS: bool = A::SLEEP_HOOKS || B::SLEEP_HOOKS;
     const OBSERVES: bool = A::OBSERVES || B::OBSERVES;
     #[inline]
     fn on_event(&self, event: &Event<'_>) {
@@ -289,6 +308,7 @@ closure_hook!(
 );
 
 impl<F: Fn(&Event<'_>)> Hooks for OnEvent<F> {
+    const SLEEP_HOOKS: bool = false;
     #[inline]
     fn on_event(&self, event: &Event<'_>) {
         (self.0)(event);
@@ -296,6 +316,7 @@ impl<F: Fn(&Event<'_>)> Hooks for OnEvent<F> {
 }
 
 impl<F: Fn(&str, u32, Duration, &Tags<'_>)> Hooks for OnMetric<F> {
+    const SLEEP_HOOKS: bool = false;
     #[inline]
     fn on_event(&self, event: &Event<'_>) {
         (self.0)(
@@ -308,6 +329,7 @@ impl<F: Fn(&str, u32, Duration, &Tags<'_>)> Hooks for OnMetric<F> {
 }
 
 impl<F: Fn(&str, &LogFields<'_, '_>)> Hooks for OnLog<F> {
+    const SLEEP_HOOKS: bool = false;
     #[inline]
     fn on_event(&self, event: &Event<'_>) {
         (self.0)(event.kind.as_str(), &event.log_fields());
@@ -315,6 +337,7 @@ impl<F: Fn(&str, &LogFields<'_, '_>)> Hooks for OnLog<F> {
 }
 
 impl<F: Fn() -> bool> Hooks for AbortIf<F> {
+    const SLEEP_HOOKS: bool = false;
     const OBSERVES: bool = false;
     #[inline]
     fn should_abort(&self) -> bool {
@@ -323,6 +346,7 @@ impl<F: Fn() -> bool> Hooks for AbortIf<F> {
 }
 
 impl<F: Fn(&AttemptStart<'_>)> Hooks for OnAttemptStart<F> {
+    const SLEEP_HOOKS: bool = false;
     #[inline]
     fn on_attempt_start(&self, attempt: &AttemptStart<'_>) {
         (self.0)(attempt);
@@ -330,6 +354,7 @@ impl<F: Fn(&AttemptStart<'_>)> Hooks for OnAttemptStart<F> {
 }
 
 impl<F: Fn(&AttemptEnd<'_>)> Hooks for OnAttemptEnd<F> {
+    const SLEEP_HOOKS: bool = false;
     #[inline]
     fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
         (self.0)(attempt);
@@ -396,6 +421,7 @@ impl AbortSignal {
 }
 
 impl Hooks for AbortSignal {
+    const SLEEP_HOOKS: bool = false;
     const OBSERVES: bool = false;
     #[inline]
     fn should_abort(&self) -> bool {
@@ -403,14 +429,10 @@ impl Hooks for AbortSignal {
     }
 }
 
-#[cfg(feature = "alloc")]
-impl Hooks for alloc::sync::Arc<AbortSignal> {
-    const OBSERVES: bool = false;
-    #[inline]
-    fn should_abort(&self) -> bool {
-        self.is_aborted()
-    }
-}
+// Shared hooks (an `Arc` of a metrics recorder, of an `AbortSignal`) and
+// boxed ones are hooks.
+forward_hooks!(#[cfg(feature = "alloc")] alloc::sync::Arc<H>);
+forward_hooks!(#[cfg(feature = "alloc")] alloc::boxed::Box<H>);
 
 #[cfg(test)]
 mod tests {

@@ -115,6 +115,8 @@ impl Recorder {
 }
 
 impl Hooks for Recorder {
+    const SLEEP_HOOKS: bool = false;
+
     fn on_event(&self, event: &Event<'_>) {
         self.0
             .borrow_mut()

@@ -441,6 +441,8 @@ impl MetricsHooks {
 }
 
 impl Hooks for MetricsHooks {
+    const SLEEP_HOOKS: bool = false;
+
     fn on_event(&self, event: &Event<'_>) {
         let operation = event.operation;
         let class = event.class.map(ErrorClass::name);

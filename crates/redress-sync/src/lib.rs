@@ -170,6 +170,14 @@ where
                     exec.record_with(result, read, success_elapsed, &mut rng)
                 }
                 Action::Sleep(delay) => {
+                    // Sleep hooks may have taken time: never sleep past the
+                    // deadline.
+                    let delay = if exec.sleep_needs_time() {
+                        now = clock.now();
+                        exec.sleep_for(now)
+                    } else {
+                        delay
+                    };
                     sleeper.sleep(delay);
                     now = clock.now();
                     exec.resume(now)

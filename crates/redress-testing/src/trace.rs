@@ -395,6 +395,8 @@ impl TraceRecorder {
 }
 
 impl Hooks for TraceRecorder {
+    const SLEEP_HOOKS: bool = false;
+
     fn on_event(&self, event: &Event<'_>) {
         let event = RecordedEvent::from(event);
         let mut rec = self.lock();

@@ -331,3 +331,48 @@ fn print_future_sizes() {
         std::mem::size_of::<tokio::time::Sleep>()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_async_decision_shortens_the_sleep_instead_of_overrunning() {
+    let policy = Policy::builder()
+        .classifier(transient)
+        .strategy(constant(Duration::from_secs(4)))
+        .deadline(Duration::from_secs(10))
+        .max_attempts(10)
+        .build()
+        .unwrap();
+    let site = policy.bind().sleep_decision_async(async |_, _| {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        SleepDecision::Sleep
+    });
+    let outcome = redress_tokio::execute(&site, || async { Err::<(), _>(Boom) }).await;
+    assert_eq!(outcome.stop_reason, Some(StopReason::DeadlineExceeded));
+    assert_eq!(outcome.attempts, 3);
+    assert_eq!(outcome.elapsed, Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_sleep_runs_only_when_the_runner_sleeps() {
+    let policy = Policy::builder()
+        .classifier(transient)
+        .strategy(constant(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let before = AtomicU32::new(0);
+    let site = policy
+        .bind()
+        .before_sleep(|_, _| {
+            before.fetch_add(1, Ordering::SeqCst);
+        })
+        .sleep_decision_async(async |ctx, _| {
+            if ctx.attempt >= 2 {
+                SleepDecision::Defer
+            } else {
+                SleepDecision::Sleep
+            }
+        });
+    let outcome = redress_tokio::execute(&site, || async { Err::<(), _>(Boom) }).await;
+    assert_eq!(outcome.stop_reason, Some(StopReason::Scheduled));
+    // Attempt 1 slept (one before_sleep); attempt 2 was deferred (none).
+    assert_eq!(before.load(Ordering::SeqCst), 1);
+}
