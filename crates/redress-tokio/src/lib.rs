@@ -69,6 +69,26 @@ use redress_core::{
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioSleeper;
 
+impl TokioSleeper {
+    /// Whether the current thread runs inside a tokio runtime, where
+    /// `tokio::time::sleep` works (outside one it panics). Code that can
+    /// run on more than one runtime checks this before choosing a sleeper.
+    ///
+    /// ```
+    /// use redress_tokio::TokioSleeper;
+    ///
+    /// assert!(!TokioSleeper::runtime_available());
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    /// runtime.block_on(async { assert!(TokioSleeper::runtime_available()) });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn runtime_available() -> bool {
+        tokio::runtime::Handle::try_current().is_ok()
+    }
+}
+
 impl AsyncSleeper for TokioSleeper {
     type Sleep = tokio::time::Sleep;
 

@@ -72,6 +72,9 @@ pub use runtime::{
     AsyncPolicy, DefaultAsyncClock, DefaultAsyncSleeper,
     PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock,
 };
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "tokio", feature = "async-std"))))]
+pub use runtime::{EitherRuntimeSleeper, EitherSleep};
 
 /// The tokio runner (`redress-tokio`): its sleeper, clock, and free
 /// functions.

@@ -8,9 +8,10 @@ use redress_core::{
 };
 
 /// The sleeper async call sites use unless given one: tokio's with the
-/// `tokio` feature, else async-std's with `async-std`, else a marker that
+/// `tokio` feature, async-std's with `async-std`, the one of the runtime the
+/// call runs on ([`EitherRuntimeSleeper`]) with both, else a marker that
 /// makes `call_async` fail to compile with a note naming the fix.
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "tokio", not(feature = "async-std")))]
 pub type DefaultAsyncSleeper = redress_tokio::TokioSleeper;
 /// The clock async call sites use unless given one.
 #[cfg(feature = "tokio")]
@@ -22,6 +23,97 @@ pub type DefaultAsyncSleeper = redress_async_std::AsyncStdSleeper;
 /// The clock async call sites use unless given one.
 #[cfg(all(not(feature = "tokio"), feature = "async-std"))]
 pub type DefaultAsyncClock = redress_core::SystemClock;
+
+/// The sleeper async call sites use unless given one: with both runtime
+/// features, the one the call runs on.
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+pub type DefaultAsyncSleeper = EitherRuntimeSleeper;
+
+/// Sleeps on tokio inside a tokio runtime and on async-std's timers
+/// elsewhere: the default sleeper when both the `tokio` and `async-std`
+/// features are enabled, so turning on a second runtime feature (perhaps
+/// through another crate) never breaks calls made on the first.
+///
+/// The clock stays [`TokioClock`](redress_tokio::TokioClock), which reads
+/// tokio's paused time inside a tokio runtime and the system clock outside
+/// one.
+///
+/// ```
+/// use std::time::Duration;
+/// use redress::backoff::constant;
+/// use redress::prelude::*;
+///
+/// let policy = Policy::builder().strategy(constant(Duration::from_millis(1))).build()?;
+/// let mut tries = 0;
+/// // On async-std, with the tokio feature on as well: no tokio runtime needed.
+/// let n = async_std::task::block_on(policy.call_async(|| {
+///     tries += 1;
+///     let attempt = tries;
+///     async move {
+///         if attempt < 3 { Err(std::io::Error::from(std::io::ErrorKind::TimedOut)) } else { Ok(attempt) }
+///     }
+/// }))?;
+/// assert_eq!(n, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EitherRuntimeSleeper;
+
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+pin_project_lite::pin_project! {
+    /// The future [`EitherRuntimeSleeper`] returns.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct EitherSleep {
+        #[pin]
+        timer: Timer,
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+pin_project_lite::pin_project! {
+    #[project = TimerProjection]
+    #[derive(Debug)]
+    enum Timer {
+        Tokio { #[pin] sleep: <redress_tokio::TokioSleeper as AsyncSleeper>::Sleep },
+        AsyncStd { #[pin] sleep: redress_async_std::Sleep },
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+impl Future for EitherSleep {
+    type Output = ();
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        match self.project().timer.project() {
+            TimerProjection::Tokio { sleep } => sleep.poll(cx),
+            TimerProjection::AsyncStd { sleep } => sleep.poll(cx),
+        }
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+impl AsyncSleeper for EitherRuntimeSleeper {
+    type Sleep = EitherSleep;
+
+    #[inline]
+    fn sleep(&self, duration: core::time::Duration) -> EitherSleep {
+        let timer = if redress_tokio::TokioSleeper::runtime_available() {
+            Timer::Tokio {
+                sleep: redress_tokio::TokioSleeper.sleep(duration),
+            }
+        } else {
+            Timer::AsyncStd {
+                sleep: redress_async_std::AsyncStdSleeper.sleep(duration),
+            }
+        };
+        EitherSleep { timer }
+    }
+}
 
 /// The sleeper async call sites use unless given one: none is enabled.
 #[cfg(not(any(feature = "tokio", feature = "async-std")))]
@@ -41,8 +133,8 @@ pub struct PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
 /// [`BlockingPolicy`](crate::BlockingPolicy).
 ///
 /// Implemented for [`Policy`] and for [`Bound`] call sites; the runtime is
-/// the enabled one (`tokio` first), or the call site's own sleeper and
-/// clock.
+/// the enabled one (with both features, the one the call runs on), or the
+/// call site's own sleeper and clock.
 ///
 /// ```
 /// # #[cfg(feature = "tokio")]

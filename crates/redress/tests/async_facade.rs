@@ -97,3 +97,35 @@ fn futures_block_on<F: Future>(f: F) -> F::Output {
         }
     }
 }
+
+/// With both runtime features on, the default sleeper follows the runtime
+/// the call runs on: async-std gets async-std's timers, never a tokio panic.
+#[cfg(feature = "async-std")]
+#[test]
+fn both_runtime_features_serve_async_std_callers() {
+    let policy = Policy::builder()
+        .strategy(constant(Duration::from_millis(2)))
+        .build()
+        .unwrap();
+    let tries = AtomicU32::new(0);
+    let started = std::time::Instant::now();
+    let value = async_std::task::block_on(policy.call_async(|| flaky(&tries, 2)));
+    assert_eq!(value.unwrap(), 3);
+    // Two real 2 ms sleeps happened on async-std's timers.
+    assert!(started.elapsed() >= Duration::from_millis(4));
+}
+
+/// ... and tokio callers keep tokio's timers, so paused time still works.
+#[cfg(feature = "async-std")]
+#[tokio::test(start_paused = true)]
+async fn both_runtime_features_keep_tokio_paused_time() {
+    let policy = Policy::builder()
+        .strategy(constant(Duration::from_secs(3600)))
+        .deadline(Duration::from_secs(86_400))
+        .build()
+        .unwrap();
+    let tries = AtomicU32::new(0);
+    let started = tokio::time::Instant::now();
+    assert_eq!(policy.call_async(|| flaky(&tries, 2)).await.unwrap(), 3);
+    assert_eq!(started.elapsed(), Duration::from_secs(7200));
+}
