@@ -35,8 +35,14 @@ impl FlakyService {
 /// Prints one event as the metric hook receives it.
 fn print_metric(event: &str, attempt: u32, delay: Duration, tags: &Tags<'_>) {
     let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Only retries sleep; the other events report a zero delay.
+    let delay = if delay.is_zero() {
+        String::new()
+    } else {
+        format!(" delay={delay:.1?}")
+    };
     println!(
-        "  event={event} attempt={attempt} delay={delay:.1?} {}",
+        "  event={event} attempt={attempt}{delay} {}",
         tags.join(" ")
     );
 }
