@@ -45,11 +45,22 @@ impl FastRng {
     /// Mixes `entropy` into the seeds of every later [`FastRng::new`] (in
     /// every thread). Without `std`, call it once at startup with something
     /// that differs between devices; with `std` it is rarely needed.
+    ///
+    /// Only on targets with 64-bit atomics: elsewhere there is nowhere to
+    /// keep it, and fresh seeds do not vary at all (give the engine a
+    /// generator of your own there).
+    ///
+    /// ```
+    /// use redress_core::FastRng;
+    ///
+    /// # let serial_number = 0x00c0_ffee_u64;
+    /// // Once at startup, before the first call that draws jitter.
+    /// FastRng::add_entropy(serial_number);
+    /// let _rng = FastRng::new();
+    /// ```
+    #[cfg(target_has_atomic = "64")]
     pub fn add_entropy(entropy: u64) {
-        #[cfg(target_has_atomic = "64")]
         ENTROPY.fetch_xor(splitmix64(entropy), core::sync::atomic::Ordering::Relaxed);
-        #[cfg(not(target_has_atomic = "64"))]
-        let _ = entropy;
     }
 
     /// A generator with a fixed seed: the same seed gives the same stream.
@@ -138,9 +149,16 @@ const fn splitmix64(mut z: u64) -> u64 {
 #[cfg(target_has_atomic = "64")]
 static ENTROPY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// A fresh seed from the next value of a seed stream and the entropy added
+/// so far: the one place both seed streams go through.
 #[cfg(target_has_atomic = "64")]
-fn entropy() -> u64 {
-    ENTROPY.load(core::sync::atomic::Ordering::Relaxed)
+fn mix(stream: u64) -> u64 {
+    splitmix64(stream ^ ENTROPY.load(core::sync::atomic::Ordering::Relaxed))
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+fn mix(stream: u64) -> u64 {
+    splitmix64(stream)
 }
 
 #[cfg(feature = "std")]
@@ -158,7 +176,7 @@ fn fresh_seed() -> u64 {
     STREAM.with(|s| {
         let next = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
         s.set(next);
-        splitmix64(next ^ entropy())
+        mix(next)
     })
 }
 
@@ -166,14 +184,14 @@ fn fresh_seed() -> u64 {
 fn fresh_seed() -> u64 {
     use core::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0x5eed_5eed);
-    splitmix64(COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed) ^ entropy())
+    mix(COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed))
 }
 
 #[cfg(all(not(feature = "std"), not(target_has_atomic = "64")))]
 fn fresh_seed() -> u64 {
     // No atomics to advance a stream: every call starts from the same seed.
     // Supply your own generator on such targets for varied jitter.
-    0x5eed_5eed
+    mix(0x5eed_5eed)
 }
 
 #[cfg(test)]
@@ -202,6 +220,16 @@ mod tests {
     #[test]
     fn fresh_generators_differ() {
         assert_ne!(FastRng::new(), FastRng::new());
+    }
+
+    #[test]
+    fn added_entropy_changes_every_later_seed() {
+        // Two devices whose seed streams are at the same point draw the same
+        // seed, unless entropy was added in between.
+        let before = mix(7);
+        assert_eq!(before, mix(7));
+        FastRng::add_entropy(0x00c0_ffee);
+        assert_ne!(mix(7), before);
     }
 
     #[test]
