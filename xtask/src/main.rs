@@ -20,6 +20,8 @@ tasks:
   fmt       cargo fmt --all -- --check
   clippy    cargo clippy on every target and feature, warnings denied
   no-std    build redress-core without default features
+  embedded  build redress-core for a Cortex-M3 (no std, no 64-bit atomics),
+            warnings denied; installs the target with rustup
   test      the whole test suite (the README's test command)
   docs      build the documentation, rustdoc warnings denied
   benches   compile the benchmarks (cargo bench --no-run), so they never rot
@@ -33,10 +35,13 @@ other tasks:
 fn main() -> ExitCode {
     let task = env::args().nth(1).unwrap_or_else(|| "ci".to_owned());
     let steps: &[&str] = match task.as_str() {
-        "ci" => &["fmt", "clippy", "no-std", "test", "docs", "benches", "loom"],
+        "ci" => &[
+            "fmt", "clippy", "no-std", "embedded", "test", "docs", "benches", "loom",
+        ],
         "fmt" => &["fmt"],
         "clippy" => &["clippy"],
         "no-std" => &["no-std"],
+        "embedded" => &["embedded"],
         "test" => &["test"],
         "loom" => &["loom"],
         "benches" => &["benches"],
@@ -69,6 +74,10 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A target without `std` and without 64-bit atomics, where budgets,
+/// breakers and adaptive backoff are compiled out and the rest must build.
+const EMBEDDED_TARGET: &str = "thumbv7m-none-eabi";
+
 fn args(step: &str) -> &'static [&'static str] {
     match step {
         "fmt" => &["fmt", "--all", "--", "--check"],
@@ -82,6 +91,16 @@ fn args(step: &str) -> &'static [&'static str] {
             "warnings",
         ],
         "no-std" => &["build", "-p", "redress-core", "--no-default-features"],
+        "embedded" => &[
+            "build",
+            "-p",
+            "redress-core",
+            "--no-default-features",
+            "--features",
+            "alloc",
+            "--target",
+            EMBEDDED_TARGET,
+        ],
         "loom" => &["test", "-p", "redress-core", "--test", "loom", "--release"],
         "benches" => &["bench", "-p", "redress-benches", "--no-run"],
         "docs" => &["doc", "--workspace", "--no-deps", "--all-features"],
@@ -91,6 +110,10 @@ fn args(step: &str) -> &'static [&'static str] {
 }
 
 fn run(step: &str) -> bool {
+    if step == "embedded" && !install_embedded_target() {
+        eprintln!("xtask: could not install {EMBEDDED_TARGET} with rustup; embedded build skipped");
+        return true;
+    }
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let args = args(step);
     println!("xtask: cargo {}", args.join(" "));
@@ -100,6 +123,10 @@ fn run(step: &str) -> bool {
         // Broken links and other rustdoc warnings fail the build.
         command.env("RUSTDOCFLAGS", "-D warnings");
     }
+    if step == "embedded" {
+        // Code compiled out on such targets must not leave dead code behind.
+        command.env("RUSTFLAGS", "-D warnings");
+    }
     if step == "loom" {
         // loom needs its own cfg, so it builds in its own target directory.
         command
@@ -107,6 +134,14 @@ fn run(step: &str) -> bool {
             .env("CARGO_TARGET_DIR", workspace_root().join("target/loom"));
     }
     command.status().map(|s| s.success()).unwrap_or(false)
+}
+
+fn install_embedded_target() -> bool {
+    Command::new("rustup")
+        .args(["target", "add", EMBEDDED_TARGET])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn workspace_root() -> PathBuf {

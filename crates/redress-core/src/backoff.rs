@@ -39,6 +39,7 @@ use crate::class::{Cause, Classification, ErrorClass};
 use crate::rng::uniform;
 use crate::shared::Shared;
 use crate::time::secs_to_duration;
+#[cfg(target_has_atomic = "64")]
 use crate::window::Window;
 
 /// What a strategy knows when it is asked for a delay.
@@ -767,6 +768,7 @@ impl Curve {
 pub struct Backoff {
     curve: Curve,
     /// When set, the curve's delays are scaled by this state's multiplier.
+    #[cfg(target_has_atomic = "64")]
     adaptive: Option<Shared<AdaptiveState>>,
     /// When set, retry-after hints win, plus up to this much jitter.
     retry_after_jitter: Option<Duration>,
@@ -776,6 +778,7 @@ impl Backoff {
     fn plain(curve: Curve) -> Self {
         Backoff {
             curve,
+            #[cfg(target_has_atomic = "64")]
             adaptive: None,
             retry_after_jitter: None,
         }
@@ -783,7 +786,8 @@ impl Backoff {
 
     /// `fallback` scaled by the multiplier of a shared, program-long
     /// adaptive state (no allocation); with `alloc`, `adaptive(..)` is
-    /// simpler.
+    /// simpler. Adaptive backoff needs 64-bit atomics.
+    #[cfg(target_has_atomic = "64")]
     pub fn adaptive_static(fallback: impl Into<Backoff>, state: &'static AdaptiveState) -> Self {
         let mut b = fallback.into();
         b.adaptive = Some(Shared::Static(state));
@@ -791,6 +795,7 @@ impl Backoff {
     }
 
     /// The adaptive state, when the strategy is adaptive.
+    #[cfg(target_has_atomic = "64")]
     pub fn adaptive_state(&self) -> Option<&AdaptiveState> {
         self.adaptive.as_deref()
     }
@@ -866,11 +871,21 @@ impl Backoff {
     pub fn kind(&self) -> &'static str {
         if self.retry_after_jitter.is_some() {
             "retry_after_or"
-        } else if self.adaptive.is_some() {
+        } else if self.is_adaptive() {
             "adaptive"
         } else {
             self.curve().kind()
         }
+    }
+
+    #[cfg(target_has_atomic = "64")]
+    fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some()
+    }
+
+    #[cfg(not(target_has_atomic = "64"))]
+    fn is_adaptive(&self) -> bool {
+        false
     }
 
     /// The kind of the underlying curve (without retry-after or adaptive
@@ -892,14 +907,16 @@ impl Backoff {
             return None;
         }
         let max = self.curve.strategy().max_delay()?;
-        Some(match &self.adaptive {
-            Some(state) => secs_to_duration(max.as_secs_f64() * state.max_multiplier),
-            None => max,
-        })
+        #[cfg(target_has_atomic = "64")]
+        if let Some(state) = &self.adaptive {
+            return Some(secs_to_duration(max.as_secs_f64() * state.max_multiplier));
+        }
+        Some(max)
     }
 
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), StrategyProblem> {
+        #[cfg(target_has_atomic = "64")]
         if let Some(state) = &self.adaptive {
             state.validate()?;
         }
@@ -921,13 +938,15 @@ impl Strategy for Backoff {
             return hint.saturating_add(at_most(extra, jitter));
         }
         let delay = self.curve.strategy().delay(ctx, rng);
-        match &self.adaptive {
-            Some(state) => secs_to_duration(delay.as_secs_f64() * state.multiplier(ctx.now)),
-            None => delay,
+        #[cfg(target_has_atomic = "64")]
+        if let Some(state) = &self.adaptive {
+            return secs_to_duration(delay.as_secs_f64() * state.multiplier(ctx.now));
         }
+        delay
     }
 
     fn observe(&self, observation: Observation, now: Duration) {
+        #[cfg(target_has_atomic = "64")]
         if let Some(state) = &self.adaptive {
             state.record(observation, now);
         }
@@ -974,6 +993,7 @@ impl From<RetryAfterOr> for Backoff {
     fn from(s: RetryAfterOr) -> Self {
         Backoff {
             curve: s.fallback.curve,
+            #[cfg(target_has_atomic = "64")]
             adaptive: s.fallback.adaptive,
             retry_after_jitter: Some(s.jitter),
         }
@@ -988,6 +1008,9 @@ impl From<RetryAfterOr> for Backoff {
 /// approaches 100%. Like the reference, it learns from the calls that
 /// needed it: a failure handed to the strategy, and the success of a call
 /// that had retried with it.
+///
+/// Adaptive backoff needs 64-bit atomics (`target_has_atomic = "64"`).
+#[cfg(target_has_atomic = "64")]
 #[derive(Debug)]
 pub struct AdaptiveState {
     window: Duration,
@@ -998,6 +1021,7 @@ pub struct AdaptiveState {
     failures: Window,
 }
 
+#[cfg(target_has_atomic = "64")]
 impl AdaptiveState {
     /// A state with the given window, success target and multiplier range.
     /// Parameters are checked when a policy using it is built.
@@ -1112,7 +1136,7 @@ impl AdaptiveState {
 /// let b: Backoff = adaptive(equal_jitter()).target_success(0.95).max_multiplier(4.0).into();
 /// assert_eq!(b.kind(), "adaptive");
 /// ```
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "64"))]
 #[derive(Clone, Debug)]
 pub struct Adaptive {
     fallback: Backoff,
@@ -1124,7 +1148,7 @@ pub struct Adaptive {
 
 /// Wraps `fallback` in adaptive scaling; see [`Adaptive`]. (Without
 /// `alloc`, use [`Backoff::adaptive_static`].)
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "64"))]
 pub fn adaptive(fallback: impl Into<Backoff>) -> Adaptive {
     Adaptive {
         fallback: fallback.into(),
@@ -1135,7 +1159,7 @@ pub fn adaptive(fallback: impl Into<Backoff>) -> Adaptive {
     }
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "64"))]
 impl Adaptive {
     /// How far back successes and failures are remembered (default 60 s).
     #[must_use]
@@ -1166,7 +1190,7 @@ impl Adaptive {
     }
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", target_has_atomic = "64"))]
 impl From<Adaptive> for Backoff {
     fn from(a: Adaptive) -> Self {
         let state = AdaptiveState::new(

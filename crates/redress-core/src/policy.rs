@@ -25,6 +25,7 @@ use crate::breaker::Breaker;
 use crate::budget::Budget;
 use crate::class::{ErrorClass, PerClass};
 use crate::classify::{ErrorClassifier, NoResultClassifier, default_classifier};
+#[cfg(target_has_atomic = "64")]
 use crate::shared::Shared;
 
 /// A validation failure when building a [`Policy`].

@@ -130,7 +130,9 @@ impl Clock for ManualClock {
     }
 }
 
-/// `d` in nanoseconds, saturating at `u64::MAX`.
+/// `d` in nanoseconds, saturating at `u64::MAX` (for the atomic clocks,
+/// windows and breaker words).
+#[cfg(target_has_atomic = "64")]
 #[inline]
 pub(crate) fn duration_to_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
