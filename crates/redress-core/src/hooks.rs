@@ -458,6 +458,36 @@ mod tests {
     }
 
     #[test]
+    fn shared_and_boxed_hooks_forward_everything() {
+        struct Counting(Cell<u32>);
+        impl Hooks for Counting {
+            const SLEEP_HOOKS: bool = false;
+            fn on_event(&self, _: &Event<'_>) {
+                self.0.set(self.0.get() + 1);
+            }
+            fn should_abort(&self) -> bool {
+                self.0.get() >= 2
+            }
+        }
+        const fn consts<H: Hooks>(_: &H) -> (bool, bool) {
+            (H::OBSERVES, H::SLEEP_HOOKS)
+        }
+        let shared = std::sync::Arc::new(Counting(Cell::new(0)));
+        let boxed: Box<Counting> = Box::new(Counting(Cell::new(0)));
+        assert_eq!(consts(&shared), (true, false));
+        assert_eq!(consts(&boxed), (true, false));
+        assert_eq!(consts(&std::sync::Arc::new(())), (false, false));
+
+        let event = Event::new(EventKind::Retry, 1);
+        std::sync::Arc::clone(&shared).on_event(&event);
+        shared.on_event(&event);
+        assert_eq!(shared.0.get(), 2);
+        assert!(Hooks::should_abort(&shared));
+        boxed.on_event(&event);
+        assert!(!Hooks::should_abort(&boxed));
+    }
+
+    #[test]
     fn pairs_run_both_and_combine_decisions() {
         let seen = Cell::new(0);
         let a = OnEvent(|_: &Event<'_>| seen.set(seen.get() + 1));
