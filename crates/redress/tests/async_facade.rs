@@ -126,6 +126,12 @@ async fn both_runtime_features_keep_tokio_paused_time() {
         .unwrap();
     let tries = AtomicU32::new(0);
     let started = tokio::time::Instant::now();
-    assert_eq!(policy.call_async(|| flaky(&tries, 2)).await.unwrap(), 3);
+    // Were the hour-long sleeps on async-std's timers, paused time would
+    // not reach them, and the timeout would fire instead.
+    let call = tokio::time::timeout(
+        Duration::from_secs(3 * 3600),
+        policy.call_async(|| flaky(&tries, 2)),
+    );
+    assert_eq!(call.await.unwrap().unwrap(), 3);
     assert_eq!(started.elapsed(), Duration::from_secs(7200));
 }
