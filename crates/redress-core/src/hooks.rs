@@ -459,21 +459,22 @@ mod tests {
 
     #[test]
     fn shared_and_boxed_hooks_forward_everything() {
-        struct Counting(Cell<u32>);
+        use core::sync::atomic::{AtomicU32, Ordering};
+        struct Counting(AtomicU32);
         impl Hooks for Counting {
             const SLEEP_HOOKS: bool = false;
             fn on_event(&self, _: &Event<'_>) {
-                self.0.set(self.0.get() + 1);
+                self.0.fetch_add(1, Ordering::Relaxed);
             }
             fn should_abort(&self) -> bool {
-                self.0.get() >= 2
+                self.0.load(Ordering::Relaxed) >= 2
             }
         }
         const fn consts<H: Hooks>(_: &H) -> (bool, bool) {
             (H::OBSERVES, H::SLEEP_HOOKS)
         }
-        let shared = std::sync::Arc::new(Counting(Cell::new(0)));
-        let boxed: Box<Counting> = Box::new(Counting(Cell::new(0)));
+        let shared = std::sync::Arc::new(Counting(AtomicU32::new(0)));
+        let boxed: Box<Counting> = Box::new(Counting(AtomicU32::new(0)));
         assert_eq!(consts(&shared), (true, false));
         assert_eq!(consts(&boxed), (true, false));
         assert_eq!(consts(&std::sync::Arc::new(())), (false, false));
@@ -481,7 +482,7 @@ mod tests {
         let event = Event::new(EventKind::Retry, 1);
         std::sync::Arc::clone(&shared).on_event(&event);
         shared.on_event(&event);
-        assert_eq!(shared.0.get(), 2);
+        assert_eq!(shared.0.load(Ordering::Relaxed), 2);
         assert!(Hooks::should_abort(&shared));
         boxed.on_event(&event);
         assert!(!Hooks::should_abort(&boxed));
