@@ -329,12 +329,7 @@ where
                 }
                 // Sleep hooks may have taken time: never sleep past the
                 // deadline.
-                let delay = if exec.sleep_needs_time() {
-                    now = clock.now();
-                    exec.sleep_for(now)
-                } else {
-                    delay
-                };
+                let delay = exec.sleep_time(delay, || clock.now());
                 if !delay.is_zero() {
                     sleeper.sleep(delay).await;
                 }

@@ -8,7 +8,10 @@
 //! loop {
 //!     action = match action {
 //!         Action::Attempt => exec.record(operation(), clock.now(), &mut rng),
-//!         Action::Sleep(delay) => { sleep(delay); exec.resume(clock.now()) }
+//!         Action::Sleep(delay) => {
+//!             sleep(exec.sleep_time(delay, || clock.now()));
+//!             exec.resume(clock.now())
+//!         }
 //!         Action::Done => break exec.finish(clock.now()),
 //!     };
 //! }
@@ -45,7 +48,7 @@
 //! `decide_sleep` and `before_sleep` receive the same [`BackoffContext`]
 //! the strategy did. Hooks that take time before a sleep never push a call
 //! past its deadline: runners cut the sleep to the time left
-//! ([`Execution::sleep_for`]).
+//! ([`Execution::sleep_time`]).
 
 use core::time::Duration;
 
@@ -110,7 +113,9 @@ pub enum Action {
     /// Run the operation once, then pass its result to
     /// [`Execution::record`].
     Attempt,
-    /// Sleep this long, then call [`Execution::resume`].
+    /// Sleep this long, then call [`Execution::resume`]. When sleep hooks
+    /// may have taken time, [`Execution::sleep_time`] says how much of it
+    /// is still left.
     Sleep(Duration),
     /// The call is over: collect it with [`Execution::finish`].
     Done,
@@ -506,23 +511,44 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         Some((ctx, self.run.prev_delay.unwrap_or_default()))
     }
 
-    /// Whether the time may have moved since the pending delay was decided:
-    /// a sleep hook ran (a synchronous one that is not a no-op, or async
-    /// ones). The runner then reads the clock again and sleeps
-    /// [`sleep_for`](Self::sleep_for) instead of the delay it was given, so
-    /// hooks that take time never push a call past its deadline.
+    /// How long to sleep for the pending [`Action::Sleep(delay)`](Action::Sleep):
+    /// `delay` itself, unless sleep hooks ran since it was decided (a
+    /// synchronous one that is not a no-op, or async ones) and may have
+    /// taken time. Then the clock is read (`read` is called only then) and
+    /// the sleep is cut to the time left, so hooks never push a call past
+    /// its deadline.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::backoff::constant;
+    /// use redress_core::{Action, Clock, ErrorClass, FastRng, ManualClock, Policy};
+    ///
+    /// let policy = Policy::builder()
+    ///     .classifier(|_: &&str| ErrorClass::Transient)
+    ///     .strategy(constant(Duration::from_secs(4)))
+    ///     .deadline(Duration::from_secs(5))
+    ///     .build()?;
+    /// let clock = ManualClock::new();
+    /// // A before-sleep hook that takes 3 s.
+    /// let site = policy.bind().before_sleep(|_, _| clock.advance(Duration::from_secs(3)));
+    /// let mut rng = FastRng::seeded(1);
+    /// let (mut exec, action) = site.start::<(), &str>(clock.now());
+    /// assert_eq!(action, Action::Attempt);
+    /// let action = exec.record(Err("busy"), clock.now(), &mut rng);
+    /// assert_eq!(action, Action::Sleep(Duration::from_secs(4)));
+    /// // The hook ran; 2 s of the deadline are left.
+    /// let sleep = exec.sleep_time(Duration::from_secs(4), || clock.now());
+    /// assert_eq!(sleep, Duration::from_secs(2));
+    /// # Ok::<(), redress_core::ConfigError>(())
+    /// ```
     #[inline]
-    pub fn sleep_needs_time(&self) -> bool {
-        H::SLEEP_HOOKS || self.awaits_sleep_hooks
-    }
-
-    /// The pending sleep, cut to the time left at `now`.
-    #[inline]
-    pub fn sleep_for(&self, now: Duration) -> Duration {
-        self.run
-            .prev_delay
-            .unwrap_or_default()
-            .min(self.remaining(now))
+    pub fn sleep_time(&self, delay: Duration, read: impl FnOnce() -> Duration) -> Duration {
+        if H::SLEEP_HOOKS || self.awaits_sleep_hooks {
+            let left = self.remaining(read());
+            self.run.prev_delay.unwrap_or_default().min(left)
+        } else {
+            delay
+        }
     }
 
     /// Runs the synchronous `before_sleep` hook for the pending sleep: for

@@ -172,12 +172,7 @@ where
                 Action::Sleep(delay) => {
                     // Sleep hooks may have taken time: never sleep past the
                     // deadline.
-                    let delay = if exec.sleep_needs_time() {
-                        now = clock.now();
-                        exec.sleep_for(now)
-                    } else {
-                        delay
-                    };
+                    let delay = exec.sleep_time(delay, || clock.now());
                     sleeper.sleep(delay);
                     now = clock.now();
                     exec.resume(now)
