@@ -331,6 +331,11 @@ pub struct Classification {
     pub retry_after: Option<Duration>,
     /// Small static hints for strategies and logs.
     pub details: Details,
+    /// A low-cardinality name for what failed (`"timeout"`, `"connect"`,
+    /// `"5xx"`, `"40001"`), reported as the `err` tag of events instead of
+    /// the error's type name. Classifiers of a field (HTTP, gRPC, SQL) set
+    /// it; keep it to a small fixed set of values, never a message.
+    pub tag: Option<&'static str>,
 }
 
 impl Classification {
@@ -340,6 +345,7 @@ impl Classification {
             class,
             retry_after: None,
             details: Details::new(),
+            tag: None,
         }
     }
 
@@ -354,6 +360,21 @@ impl Classification {
     #[must_use]
     pub fn with_detail(mut self, key: &'static str, value: &'static str) -> Self {
         self.details.push(key, value);
+        self
+    }
+
+    /// Sets the low-cardinality `err` tag events report for this failure
+    /// (see [`tag`](Self::tag)).
+    ///
+    /// ```
+    /// use redress_core::{Classification, ErrorClass};
+    ///
+    /// let c = Classification::new(ErrorClass::Transient).with_tag("timeout");
+    /// assert_eq!(c.tag, Some("timeout"));
+    /// ```
+    #[must_use]
+    pub const fn with_tag(mut self, tag: &'static str) -> Self {
+        self.tag = Some(tag);
         self
     }
 }
@@ -422,7 +443,7 @@ mod tests {
     fn a_classification_fits_in_an_error_type() {
         // clippy's `result_large_err` fires at 128 bytes.
         assert!(
-            core::mem::size_of::<Classification>() <= 96,
+            core::mem::size_of::<Classification>() <= 112,
             "{}",
             core::mem::size_of::<Classification>()
         );

@@ -850,8 +850,10 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if let Some((c, cause)) = &self.run.last {
             event.class = Some(c.class);
             event.cause = Some(*cause);
-            // The type name is only looked up when something reads events.
-            if *cause == Cause::Error && self.observed() {
+            // A classifier's own tag wins; the type name is only looked up
+            // when something reads events.
+            event.error_type = c.tag;
+            if c.tag.is_none() && *cause == Cause::Error && self.observed() {
                 event.error_type = self.last_error_type.map(|name| name());
             }
         }
@@ -901,5 +903,47 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             recorder.on_attempt_end(&end);
         }
         self.hooks.on_attempt_end(&end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backoff::constant;
+    use crate::policy::Policy;
+    use crate::rng::FastRng;
+    use core::cell::RefCell;
+    use std::prelude::rust_2024::*;
+
+    /// The `err` tag of each event of a call whose attempts fail with `errors`.
+    fn err_tags(classify: fn(&&'static str) -> Classification) -> Vec<Option<&'static str>> {
+        let policy = Policy::builder()
+            .classifier(classify)
+            .strategy(constant(Duration::ZERO))
+            .max_attempts(2)
+            .build()
+            .unwrap();
+        let tags = RefCell::new(Vec::new());
+        let site = policy
+            .bind()
+            .on_event(|e| tags.borrow_mut().push(e.error_type));
+        let mut rng = FastRng::seeded(1);
+        let (mut exec, mut action) = site.start::<(), &'static str>(Duration::ZERO);
+        while action != Action::Done {
+            action = match action {
+                Action::Attempt => exec.record(Err("reset"), Duration::ZERO, &mut rng),
+                _ => exec.resume(Duration::ZERO),
+            };
+        }
+        drop(exec);
+        tags.take()
+    }
+
+    #[test]
+    fn a_classifier_tag_names_the_failure_in_events() {
+        let tagged = err_tags(|_| Classification::new(ErrorClass::Transient).with_tag("reset"));
+        assert_eq!(tagged, [Some("reset"), Some("reset")]);
+        let untagged = err_tags(|_| ErrorClass::Transient.into());
+        assert_eq!(untagged, [Some("&str"), Some("&str")]);
     }
 }

@@ -6,7 +6,7 @@
 //! | tag | values |
 //! |---|---|
 //! | `class` | an [`ErrorClass`] name (`RATE_LIMIT`, ...) |
-//! | `err` | the type name of the last error (`Error`, `TimeoutError`, ...), on failures caused by an error |
+//! | `err` | the classifier's tag for the last failure ([`Classification::tag`]: `timeout`, `5xx`, ...), else the short type name of the last error (`Error`, `TimeoutError`, ...) on failures caused by an error |
 //! | `cause` | `exception` or `result` |
 //! | `stop_reason` | a [`StopReason`] name (`MAX_ATTEMPTS_GLOBAL`, ...) |
 //! | `state` | `closed`, `open` or `half_open` (breaker events) |
@@ -230,8 +230,9 @@ pub struct Event<'a> {
     pub class: Option<ErrorClass>,
     /// Whether the last failure was an error or a flagged result.
     pub cause: Option<Cause>,
-    /// The short type name of the last error (the reference's `err` tag),
-    /// when the last failure was an error.
+    /// The `err` tag: the classification's [`tag`](Classification::tag)
+    /// when the classifier set one, else the short type name of the last
+    /// error (the reference's `err` tag) when the last failure was an error.
     pub error_type: Option<&'static str>,
     /// Why the call stopped, on stop events.
     pub stop_reason: Option<StopReason>,
