@@ -228,7 +228,7 @@ fn simulate(clients: u32, strategy: &Backoff, seed: u64) -> Run {
     let mut executions: Vec<_> = (0..clients as usize)
         .map(|client| {
             let (exec, action) = bound.start::<(), Conflict>(start);
-            debug_assert_eq!(action, Action::Attempt);
+            debug_assert!(matches!(action, Action::Attempt(_)));
             world.attempt(start, client);
             Some(exec)
         })
@@ -271,10 +271,13 @@ fn simulate(clients: u32, strategy: &Backoff, seed: u64) -> Run {
                     Action::Sleep(delay) => {
                         world.at(now.saturating_add(delay), Happening::Wake { client });
                     }
-                    Action::Attempt => world.attempt(now, client),
+                    Action::Attempt(_) => world.attempt(now, client),
+                    Action::SleepHooks => {
+                        unreachable!("the shootout's call site has no sleep hooks")
+                    }
                     Action::Done => {
                         if let Some(exec) = slot.take() {
-                            if exec.finish(now).result.is_err() {
+                            if exec.finish().result.is_err() {
                                 gave_up = gave_up.saturating_add(1);
                             }
                         }
@@ -286,7 +289,7 @@ fn simulate(clients: u32, strategy: &Backoff, seed: u64) -> Run {
                 let Some(Some(exec)) = executions.get_mut(client) else {
                     continue;
                 };
-                if exec.resume(now) == Action::Attempt {
+                if matches!(exec.resume(now), Action::Attempt(_)) {
                     world.attempt(now, client);
                 }
             }

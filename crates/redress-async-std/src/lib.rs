@@ -1,17 +1,19 @@
 //! The async-std runner of [redress](https://docs.rs/redress).
 //!
 //! async-std is discontinued (RUSTSEC-2025-0052) but still has users. This
-//! crate is a thin adapter: [`AsyncStdSleeper`] (async-std's timers) and the
-//! [`SystemClock`] plug into the runtime-agnostic async runner of
-//! `redress-core` ([`execute_async`](redress_core::execute_async)); [`call`], [`execute`] and [`retry`]
-//! run a call site with them. Cancellation and attempt timeouts behave as in
-//! every async runner: dropping the future cancels the call and releases a
-//! breaker probe; an attempt that overruns `attempt_timeout` is dropped and
-//! counts as `TRANSIENT`.
+//! crate is a thin adapter: [`AsyncStd`] is async-std's timers and the
+//! system clock as redress's async runner needs them, and [`AsyncPolicy`]
+//! adds `call_async`, `execute_async` and their `_with` forms to every
+//! policy and call site, running on async-std. Cancellation and time
+//! limits behave as in every async runner: dropping the future cancels the
+//! call and releases a breaker probe; an attempt that overruns
+//! `attempt_timeout` is dropped and counts as `TRANSIENT`, and one that
+//! reaches the deadline ends the call with `DEADLINE_EXCEEDED`.
 //!
 //! ```
 //! use std::time::Duration;
 //! use redress_core::{backoff::constant, ErrorClass, Policy};
+//! use redress_async_std::AsyncPolicy;
 //!
 //! # async_std::task::block_on(async {
 //! let policy = Policy::builder()
@@ -19,12 +21,13 @@
 //!     .strategy(constant(Duration::from_millis(1)))
 //!     .build()?;
 //! let mut tries = 0;
-//! let value = redress_async_std::call(&policy.bind(), || {
-//!     tries += 1;
-//!     let attempt = tries;
-//!     async move { if attempt < 2 { Err(std::io::Error::other("flaky")) } else { Ok(attempt) } }
-//! })
-//! .await?;
+//! let value = policy
+//!     .call_async(|| {
+//!         tries += 1;
+//!         let attempt = tries;
+//!         async move { if attempt < 2 { Err(std::io::Error::other("flaky")) } else { Ok(attempt) } }
+//!     })
+//!     .await?;
 //! assert_eq!(value, 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -39,17 +42,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use redress_core::{
-    AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, SystemClock, call_on, execute_on,
-};
+use redress_core::{AsyncSleeper, Clock, Policy, RetryError, SystemClock};
 
-/// Sleeps with async-std's timers (async-io's `Timer`, which async-std's
-/// own `task::sleep` uses).
+/// async-std's timers (async-io's `Timer`, which async-std's own
+/// `task::sleep` uses) and the [`SystemClock`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AsyncStdSleeper;
+pub struct AsyncStd;
 
-/// The future [`AsyncStdSleeper`] returns.
+/// The future [`AsyncStd`]'s sleep returns.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep(async_io::Timer);
@@ -62,7 +62,7 @@ impl Future for Sleep {
     }
 }
 
-impl AsyncSleeper for AsyncStdSleeper {
+impl AsyncSleeper for AsyncStd {
     type Sleep = Sleep;
 
     #[inline]
@@ -71,43 +71,19 @@ impl AsyncSleeper for AsyncStdSleeper {
     }
 }
 
-/// Runs `operation` at the call site on async-std and returns the whole
-/// [`Outcome`]. The call site's sleeper and clock default to
-/// [`AsyncStdSleeper`] and the [`SystemClock`].
-pub async fn execute<C, R, H, S, K, A, T, E, F, Fut>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    operation: F,
-) -> Outcome<T, E>
-where
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<AsyncStdSleeper, Value: AsyncSleeper>,
-    K: Slot<SystemClock, Value: Clock>,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    execute_on(site, &AsyncStdSleeper, &SystemClock, operation).await
+impl Clock for AsyncStd {
+    #[inline]
+    fn now(&self) -> Duration {
+        SystemClock.now()
+    }
 }
 
-/// Runs `operation` at the call site on async-std; returns the value, or a
-/// [`RetryError`] with the stop reason and the last error or flagged value.
-pub async fn call<C, R, H, S, K, A, T, E, F, Fut>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    operation: F,
-) -> Result<T, RetryError<E, T>>
-where
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<AsyncStdSleeper, Value: AsyncSleeper>,
-    K: Slot<SystemClock, Value: Clock>,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    call_on(site, &AsyncStdSleeper, &SystemClock, operation).await
+redress_core::async_policy! {
+    /// Runs operations under a policy on async-std: `call_async`,
+    /// `execute_async` and their `_with` forms, on every [`Policy`] and
+    /// [`Bound`](redress_core::Bound) call site. A call site's own
+    /// `.sleeper(..)` and `.clock(..)` replace [`AsyncStd`]'s.
+    pub trait AsyncPolicy on AsyncStd
 }
 
 /// Retries `operation` with the one-line defaults ([`Policy::default`]).
@@ -117,7 +93,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    call(&Policy::shared_default().bind(), operation).await
+    Policy::shared_default().call_async(operation).await
 }
 
 #[cfg(test)]
@@ -128,7 +104,7 @@ mod tests {
     fn the_sleeper_waits_about_as_long_as_asked() {
         async_std::task::block_on(async {
             let start = std::time::Instant::now();
-            AsyncStdSleeper.sleep(Duration::from_millis(20)).await;
+            AsyncStd.sleep(Duration::from_millis(20)).await;
             let waited = start.elapsed();
             assert!(waited >= Duration::from_millis(20), "{waited:?}");
         });

@@ -1,47 +1,77 @@
 //! Running a policy on any async runtime.
 //!
-//! [`execute_async`] is the async runner: the same three-arm loop as the
-//! blocking one, around the same engine, awaiting the operation and the
-//! sleeps instead of blocking. It is generic over an [`AsyncSleeper`] and a
-//! [`Clock`], so any runtime plugs in with a few lines (tokio and async-std
-//! adapters are in `redress-tokio` and `redress-async-std`):
+//! There is one async runner: the loop in this module, around the same
+//! engine as the blocking runner, awaiting the operation, its time limit
+//! and the sleeps instead of blocking. It is generic over a runtime, which
+//! is two small traits: an [`AsyncSleeper`] (a timer) and a [`Clock`]. The
+//! `redress-tokio` and `redress-async-std` crates supply them, and any
+//! runtime plugs in with a few lines:
 //!
 //! ```
 //! use core::future::Future;
 //! use core::time::Duration;
 //! use redress_core::{AsyncSleeper, Clock};
 //!
-//! /// A sleeper for a runtime whose timer is `my_rt::sleep`.
-//! struct MySleeper;
+//! /// A runtime whose timer is `my_rt::sleep` and clock `my_rt::now`.
+//! #[derive(Clone, Copy, Debug, Default)]
+//! struct MyRuntime;
 //!
-//! impl AsyncSleeper for MySleeper {
+//! impl AsyncSleeper for MyRuntime {
 //!     type Sleep = core::future::Ready<()>; // your runtime's sleep future
 //!     fn sleep(&self, _duration: Duration) -> Self::Sleep {
 //!         core::future::ready(())
 //!     }
 //! }
+//!
+//! impl Clock for MyRuntime {
+//!     fn now(&self) -> Duration {
+//!         Duration::ZERO // your runtime's monotonic time
+//!     }
+//! }
+//!
+//! // `policy.call_async(..)` and friends, running on `MyRuntime`:
+//! redress_core::async_policy! {
+//!     /// Runs operations on my runtime.
+//!     pub trait MyAsyncPolicy on MyRuntime
+//! }
 //! ```
 //!
-//! # Cancellation
+//! The entry points (`call_async`, `execute_async` and their `_with` forms)
+//! are defined once, by [`async_policy!`](crate::async_policy); each runtime
+//! crate instantiates them for its runtime, so `redress_tokio::AsyncPolicy`
+//! and the facade's `redress::AsyncPolicy` are the same methods. They run
+//! through [`AsyncSite`], which resolves a call site's own sleeper and
+//! clock (set with `Bound::sleeper` and `Bound::clock`) against the
+//! runtime's.
 //!
-//! Dropping the future returned by [`execute_async`] at any await point (in
-//! the middle of an attempt or of a sleep) cancels the call and leaves
-//! nothing behind: the attempt's future is dropped, and a half-open breaker
-//! probe held by the call is released. For a cooperative stop that reports
-//! what was last seen, use an abort predicate or an
-//! [`AbortSignal`](crate::AbortSignal) instead.
+//! # Time limits and cancellation
 //!
-//! # Attempt timeouts
+//! Each attempt runs under its [`time_limit`](crate::Attempt::time_limit):
+//! the policy's attempt timeout, never past the deadline. An attempt still
+//! running at its limit is dropped (cancelled): cut by the attempt timeout,
+//! it is a `TRANSIENT` failure ([`Failure::TimedOut`](crate::Failure::TimedOut));
+//! cut by the deadline, the call stops with `DEADLINE_EXCEEDED`. So a call
+//! never ends later than its deadline plus the timer's resolution. The
+//! timer is only created when an attempt does not complete on its first
+//! poll, so an attempt that is ready at once costs no timer.
 //!
-//! With a policy `attempt_timeout`, each attempt races a timer from the same
-//! sleeper; an attempt that loses is dropped and recorded as a `TRANSIENT`
-//! failure ([`Failure::TimedOut`](crate::Failure::TimedOut)).
+//! Dropping the call's future at any await point (in the middle of an
+//! attempt or of a sleep) cancels the call and leaves nothing behind: the
+//! attempt's future is dropped, a half-open breaker probe held by the call
+//! is released, and `on_call_end` reports the call as cancelled. For a
+//! cooperative stop that reports what was last seen, use an abort predicate
+//! or an [`AbortSignal`](crate::AbortSignal) instead.
+//!
+//! With a virtual-time sleeper (the testing kit's instant sleeper), a
+//! timer fires as soon as it is polled, so an attempt that is still pending
+//! on its first poll is cut at its limit at once; use the runtime's own
+//! paused time (tokio's) for operations that really wait.
 //!
 //! # `Send`
 //!
 //! The future holds the operation's futures, the sleeper's, a reference to
-//! the [`Bound`] call site, and nothing boxed, so it is `Send` when those
-//! are (hooks must then be `Sync`).
+//! the call site, and nothing boxed, so it is `Send` when those are (hooks
+//! must then be `Sync`).
 
 use core::future::{Future, poll_fn};
 use core::pin::pin;
@@ -49,11 +79,12 @@ use core::task::Poll;
 use core::time::Duration;
 
 use crate::backoff::BackoffContext;
-use crate::bind::Bound;
+use crate::bind::{Bound, CallSite};
 use crate::classify::{Classifier, ResultClassifier};
-use crate::engine::Action;
+use crate::engine::{Action, Attempt, Execution};
 use crate::hooks::{Hooks, SleepDecision};
 use crate::outcome::Outcome;
+use crate::policy::Policy;
 use crate::sleep::Slot;
 use crate::time::Clock;
 
@@ -62,7 +93,7 @@ use crate::time::Clock;
 /// Closures `Fn(Duration) -> impl Future<Output = ()>` are sleepers.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an async sleeper",
-    note = "enable the `tokio` or `async-std` feature of `redress`, or give the call site a sleeper with `.sleeper(..)`"
+    note = "enable the `tokio` or `async-std` feature of `redress`, or give the call site a sleeper and a clock with `.sleeper(..)` and `.clock(..)`"
 )]
 pub trait AsyncSleeper {
     /// The future `sleep` returns.
@@ -100,17 +131,14 @@ pub trait AsyncHooks {
         let _ = (ctx, delay);
     }
 
-    /// Whether any hook here does something (the runner skips the calls
-    /// otherwise).
-    fn is_empty(&self) -> bool {
-        false
-    }
+    /// Whether any hook here does something: when no async hook of a call
+    /// site does (and its synchronous hooks have no sleep hooks either),
+    /// the engine does not stop before each sleep to run them.
+    const SLEEP_HOOKS: bool = true;
 }
 
 impl AsyncHooks for () {
-    fn is_empty(&self) -> bool {
-        true
-    }
+    const SLEEP_HOOKS: bool = false;
 }
 
 /// Both sets run, the first one first; the first decision that is not
@@ -128,9 +156,7 @@ impl<A: AsyncHooks, B: AsyncHooks> AsyncHooks for (A, B) {
         self.1.before_sleep(ctx, delay).await;
     }
 
-    fn is_empty(&self) -> bool {
-        self.0.is_empty() && self.1.is_empty()
-    }
+    const SLEEP_HOOKS: bool = A::SLEEP_HOOKS || B::SLEEP_HOOKS;
 }
 
 /// An async sleep decision hook: `async |ctx, delay| -> SleepDecision`.
@@ -167,11 +193,211 @@ impl<F: AsyncFn(&BackoffContext<'_>, Duration)> AsyncHooks for AsyncBeforeSleep<
     }
 }
 
-/// Runs `operation` under the call site's policy on an async runtime, with
-/// `sleeper` for delays and attempt timeouts and `clock` for time.
+/// A call site that can run on the runtime `Rt`: a [`Bound`] whose own
+/// sleeper and clock (its `Custom` slots) or `Rt`'s are an [`AsyncSleeper`]
+/// and a [`Clock`], or a [`Policy`] when `Rt` is both.
 ///
-/// Runtime adapters call this with their sleeper and clock; see the
-/// [module docs](self) for cancellation, timeouts and `Send`.
+/// The entry points of [`async_policy!`](crate::async_policy) run through
+/// [`run_on`], which any runner can call with a runtime value it holds.
+#[diagnostic::on_unimplemented(
+    message = "this call site cannot run on `{Rt}`",
+    note = "the runtime (or the call site's own `.sleeper(..)` and `.clock(..)`) must be an `AsyncSleeper` and a `Clock`: enable the `tokio` or `async-std` feature of `redress`, or set both on the call site"
+)]
+pub trait AsyncSite<C, R, Rt>: CallSite<C, R> {
+    /// The sleeper the call site uses on `Rt`.
+    type Sleeper: AsyncSleeper;
+    /// The clock the call site uses on `Rt`.
+    type Clock: Clock;
+
+    /// The call site's sleeper, or the runtime's.
+    fn sleeper<'a>(&'a self, runtime: &'a Rt) -> &'a Self::Sleeper;
+
+    /// The call site's clock, or the runtime's.
+    fn clock<'a>(&'a self, runtime: &'a Rt) -> &'a Self::Clock;
+}
+
+impl<C, R, H, S, K, A, Rt> AsyncSite<C, R, Rt> for Bound<'_, C, R, H, S, K, A>
+where
+    H: Hooks,
+    A: AsyncHooks,
+    S: Slot<Rt, Value: AsyncSleeper>,
+    K: Slot<Rt, Value: Clock>,
+{
+    type Sleeper = S::Value;
+    type Clock = K::Value;
+
+    #[inline]
+    fn sleeper<'a>(&'a self, runtime: &'a Rt) -> &'a S::Value {
+        self.sleeper_ref().resolve(runtime)
+    }
+
+    #[inline]
+    fn clock<'a>(&'a self, runtime: &'a Rt) -> &'a K::Value {
+        self.clock_ref().resolve(runtime)
+    }
+}
+
+impl<C, R, Rt> AsyncSite<C, R, Rt> for Policy<C, R>
+where
+    Rt: AsyncSleeper + Clock,
+{
+    type Sleeper = Rt;
+    type Clock = Rt;
+
+    #[inline]
+    fn sleeper<'a>(&'a self, runtime: &'a Rt) -> &'a Rt {
+        runtime
+    }
+
+    #[inline]
+    fn clock<'a>(&'a self, runtime: &'a Rt) -> &'a Rt {
+        runtime
+    }
+}
+
+/// Runs `operation` at `site` on `runtime` until it succeeds or the policy
+/// stops it: the async runner, which every async entry point calls.
+/// `measure_success: false` lets a success that nothing observes skip its
+/// last clock reading (its outcome's `elapsed` is then not measured:
+/// `call_async` discards it).
+pub async fn run_on<Site, C, R, Rt, T, E, F, Fut>(
+    site: &Site,
+    runtime: &Rt,
+    operation: F,
+    measure_success: bool,
+) -> Outcome<T, E>
+where
+    Site: AsyncSite<C, R, Rt> + ?Sized,
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let sleeper = site.sleeper(runtime);
+    let clock = site.clock(runtime);
+    traced(site, sleeper, clock, operation, measure_success).await
+}
+
+/// Defines the async entry points for a runtime: a trait `$name<C, R>`
+/// with `call_async`, `execute_async`, `call_async_with` and
+/// `execute_async_with`, implemented for [`Policy`] and [`Bound`], running
+/// on `$runtime` (a `Default` type that is an [`AsyncSleeper`] and a
+/// [`Clock`]) through [`AsyncSite`].
+///
+/// The runtime crates instantiate it (`redress_tokio::AsyncPolicy`,
+/// `redress_async_std::AsyncPolicy`, and the facade's `redress::AsyncPolicy`
+/// for the runtime its features choose); a custom runtime can too, see the
+/// [module docs](crate::asynchronous).
+#[macro_export]
+macro_rules! async_policy {
+    ($(#[$attr:meta])* $vis:vis trait $name:ident on $runtime:ty $(;)?) => {
+        $(#[$attr])*
+        $vis trait $name<C, R> {
+            /// Runs `operation` until it succeeds or the policy stops it;
+            /// resolves to the value, or a [`RetryError`]($crate::RetryError)
+            /// with the stop reason and the last error or flagged value.
+            fn call_async<T, E, F, Fut>(
+                &self,
+                mut operation: F,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<T, $crate::RetryError<E, T>>>
+            where
+                Self: $crate::AsyncSite<C, R, $runtime>,
+                C: $crate::Classifier<E>,
+                R: $crate::ResultClassifier<T>,
+                F: FnMut() -> Fut,
+                Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
+            {
+                let operation = move |_: $crate::Attempt| operation();
+                async move {
+                    $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, false)
+                        .await
+                        .into_result()
+                }
+            }
+
+            /// Runs `operation` like [`call_async`](Self::call_async) and
+            /// resolves to the whole [`Outcome`]($crate::Outcome).
+            fn execute_async<T, E, F, Fut>(
+                &self,
+                mut operation: F,
+            ) -> impl ::core::future::Future<Output = $crate::Outcome<T, E>>
+            where
+                Self: $crate::AsyncSite<C, R, $runtime>,
+                C: $crate::Classifier<E>,
+                R: $crate::ResultClassifier<T>,
+                F: FnMut() -> Fut,
+                Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
+            {
+                let operation = move |_: $crate::Attempt| operation();
+                $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, true)
+            }
+
+            /// Like [`call_async`](Self::call_async), handing each attempt
+            /// its [`Attempt`]($crate::Attempt) (number, time left, time
+            /// limit).
+            fn call_async_with<T, E, F, Fut>(
+                &self,
+                operation: F,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<T, $crate::RetryError<E, T>>>
+            where
+                Self: $crate::AsyncSite<C, R, $runtime>,
+                C: $crate::Classifier<E>,
+                R: $crate::ResultClassifier<T>,
+                F: FnMut($crate::Attempt) -> Fut,
+                Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
+            {
+                async move {
+                    $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, false)
+                        .await
+                        .into_result()
+                }
+            }
+
+            /// Like [`execute_async`](Self::execute_async), handing each
+            /// attempt its [`Attempt`]($crate::Attempt).
+            fn execute_async_with<T, E, F, Fut>(
+                &self,
+                operation: F,
+            ) -> impl ::core::future::Future<Output = $crate::Outcome<T, E>>
+            where
+                Self: $crate::AsyncSite<C, R, $runtime>,
+                C: $crate::Classifier<E>,
+                R: $crate::ResultClassifier<T>,
+                F: FnMut($crate::Attempt) -> Fut,
+                Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
+            {
+                $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, true)
+            }
+        }
+
+        impl<C, R, H, S, K, A> $name<C, R> for $crate::Bound<'_, C, R, H, S, K, A> {}
+
+        impl<C, R> $name<C, R> for $crate::Policy<C, R> {}
+    };
+}
+
+/// [`run_on`] on the runtime's `Default` value: what the entry points of
+/// [`async_policy!`](crate::async_policy) call.
+#[doc(hidden)]
+pub async fn run_on_default<Rt, Site, C, R, T, E, F, Fut>(
+    site: &Site,
+    operation: F,
+    measure_success: bool,
+) -> Outcome<T, E>
+where
+    Rt: Default,
+    Site: AsyncSite<C, R, Rt> + ?Sized,
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    run_on(site, &Rt::default(), operation, measure_success).await
+}
+
+/// Runs `operation` at `site` with `sleeper` for delays and time limits
+/// and `clock` for time, and resolves to the whole [`Outcome`]: the async
+/// runner without a runtime crate, for custom runtimes and virtual time.
 ///
 /// ```
 /// use core::time::Duration;
@@ -194,13 +420,12 @@ impl<F: AsyncFn(&BackoffContext<'_>, Duration)> AsyncHooks for AsyncBeforeSleep<
 ///     core::future::ready(result)
 /// });
 /// // Any executor works; this future never waits on a real timer.
-/// let outcome = futures_lite_block_on(call);
+/// let outcome = block_on(call);
 /// assert_eq!(outcome.result.ok(), Some(3));
 /// assert_eq!(clock.now(), Duration::from_millis(200));
-/// # fn futures_lite_block_on<F: core::future::Future>(f: F) -> F::Output {
+/// # fn block_on<F: core::future::Future>(f: F) -> F::Output {
 /// #     let mut f = core::pin::pin!(f);
-/// #     let waker = core::task::Waker::noop();
-/// #     let mut cx = core::task::Context::from_waker(waker);
+/// #     let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
 /// #     loop {
 /// #         if let core::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
 /// #     }
@@ -208,10 +433,10 @@ impl<F: AsyncFn(&BackoffContext<'_>, Duration)> AsyncHooks for AsyncBeforeSleep<
 /// # Ok::<(), redress_core::ConfigError>(())
 /// ```
 pub async fn execute_async<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
-    bound: &Bound<'_, C, R, H, S, K, A>,
+    site: &Bound<'_, C, R, H, S, K, A>,
     sleeper: &Sl,
     clock: &Cl,
-    operation: F,
+    mut operation: F,
 ) -> Outcome<T, E>
 where
     C: Classifier<E>,
@@ -223,26 +448,23 @@ where
     Sl: AsyncSleeper,
     Cl: Clock,
 {
-    traced(bound, sleeper, clock, operation, true).await
+    let operation = move |_: Attempt| operation();
+    traced(site, sleeper, clock, operation, true).await
 }
 
-/// The runner inside the call's `tracing` span. `success_elapsed: false`
-/// lets a call that succeeds with nobody watching skip its last clock
-/// reading (its outcome's `elapsed` is then not measured: `call` discards
-/// it on success).
-async fn traced<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
-    bound: &Bound<'_, C, R, H, S, K, A>,
+/// The runner inside the call's `tracing` span.
+async fn traced<Site, C, R, T, E, F, Fut, Sl, Cl>(
+    site: &Site,
     sleeper: &Sl,
     clock: &Cl,
     operation: F,
-    success_elapsed: bool,
+    measure_success: bool,
 ) -> Outcome<T, E>
 where
+    Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    F: FnMut() -> Fut,
+    F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     Sl: AsyncSleeper,
     Cl: Clock,
@@ -250,160 +472,105 @@ where
     #[cfg(feature = "tracing")]
     {
         use tracing::Instrument;
-        let span = crate::trace::call_span(bound.operation_name());
-        run(bound, sleeper, clock, operation, success_elapsed)
+        let span = crate::trace::call_span(site.operation_name());
+        run(site, sleeper, clock, operation, measure_success)
             .instrument(span)
             .await
     }
     #[cfg(not(feature = "tracing"))]
     {
-        run(bound, sleeper, clock, operation, success_elapsed).await
+        run(site, sleeper, clock, operation, measure_success).await
     }
 }
 
-async fn run<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
-    bound: &Bound<'_, C, R, H, S, K, A>,
+/// The async runner: calls, cancels at the time limit, runs the sleep
+/// hooks, sleeps, and tells the engine; every decision is the engine's.
+async fn run<Site, C, R, T, E, F, Fut, Sl, Cl>(
+    site: &Site,
     sleeper: &Sl,
     clock: &Cl,
     mut operation: F,
-    success_elapsed: bool,
+    measure_success: bool,
 ) -> Outcome<T, E>
 where
+    Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    F: FnMut() -> Fut,
+    F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     Sl: AsyncSleeper,
     Cl: Clock,
 {
-    let mut rng = bound.rng();
-    let async_hooks = bound.async_hooks_ref();
-    // One clock reading per step; the call ends at the last one. The
-    // execution stays where it is (it is large).
-    let mut now = clock.now();
-    let mut exec = bound.execution(now);
-    let mut action = exec.begin(now);
+    let mut rng = site.rng();
+    let start = clock.now();
+    // The execution stays where it is, in this future.
+    let mut exec = Execution::new(site, start);
+    exec.measure_success(measure_success);
+    let mut action = exec.begin(start);
     loop {
         action = match action {
-            Action::Attempt => match exec.attempt_timeout() {
-                None => {
-                    let result = operation().await;
-                    let read = || {
-                        now = clock.now();
-                        now
-                    };
-                    exec.record_with(result, read, success_elapsed, &mut rng)
+            Action::Attempt(attempt) => {
+                let until = start_plus(exec.attempt_started(), attempt.time_limit());
+                match limited(operation(attempt), until, sleeper, clock).await {
+                    Some(result) => exec.record(result, clock, &mut rng),
+                    None => exec.record_timeout(clock.now(), &mut rng),
                 }
-                Some(limit) => {
-                    let raced = race(operation(), sleeper.sleep(limit)).await;
-                    now = clock.now();
-                    match raced {
-                        Some(result) => exec.record(result, now, &mut rng),
-                        None => exec.record_timeout(now, &mut rng),
-                    }
-                }
-            },
-            Action::Sleep(delay) => {
-                if !async_hooks.is_empty() {
-                    now = clock.now();
-                    let decision = match exec.sleep_context(now) {
-                        Some((ctx, delay)) => {
-                            let decision = async_hooks.decide_sleep(&ctx, delay).await;
-                            if decision == SleepDecision::Sleep {
-                                // Both before-sleep hooks, once it is certain
-                                // the runner sleeps.
-                                exec.before_sleep(now);
-                                async_hooks.before_sleep(&ctx, delay).await;
-                            }
-                            decision
-                        }
-                        None => SleepDecision::Sleep,
-                    };
-                    if decision != SleepDecision::Sleep {
-                        now = clock.now();
-                        action = exec.decide_sleep(decision, now);
-                        continue;
-                    }
-                }
-                // Sleep hooks may have taken time: never sleep past the
-                // deadline.
-                let delay = exec.sleep_time(delay, || clock.now());
-                if !delay.is_zero() {
-                    sleeper.sleep(delay).await;
-                }
-                now = clock.now();
-                exec.resume(now)
             }
-            Action::Done => return exec.take_outcome(now),
+            Action::SleepHooks => {
+                let decision = exec.pending_sleep().run_hooks(site.async_hooks()).await;
+                exec.sleep_decided(decision, clock.now())
+            }
+            Action::Sleep(delay) => {
+                sleeper.sleep(delay).await;
+                exec.resume(clock.now())
+            }
+            Action::Done => return exec.take_outcome(),
         };
     }
 }
 
-/// Runs `operation` at `site` with the site's own sleeper and clock, or the
-/// runtime's `default_sleeper` and `default_clock` where it has none (its
-/// `()` slots): what an async runtime adapter calls.
-pub async fn execute_on<C, R, H, S, K, A, T, E, F, Fut, DS, DK>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    default_sleeper: &DS,
-    default_clock: &DK,
-    operation: F,
-) -> Outcome<T, E>
-where
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<DS, Value: AsyncSleeper>,
-    K: Slot<DK, Value: Clock>,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    let sleeper = site.sleeper_ref().resolve(default_sleeper);
-    let clock = site.clock_ref().resolve(default_clock);
-    traced(site, sleeper, clock, operation, true).await
+/// A limit this far away is no limit: no timer is set.
+const NO_LIMIT: Duration = Duration::from_secs(1 << 40);
+
+/// `at + limit` on the clock's scale, `None` when the limit is no limit.
+fn start_plus(at: Duration, limit: Duration) -> Option<Duration> {
+    if limit >= NO_LIMIT {
+        return None;
+    }
+    at.checked_add(limit)
 }
 
-/// [`execute_on`] for `call`: resolves to the value or a [`RetryError`],
-/// and a call that succeeds with nobody watching reads the clock once.
-#[doc(hidden)]
-pub async fn call_on<C, R, H, S, K, A, T, E, F, Fut, DS, DK>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    default_sleeper: &DS,
-    default_clock: &DK,
-    operation: F,
-) -> Result<T, crate::outcome::RetryError<E, T>>
+/// Runs `work` until it completes (`Some(output)`) or the clock reaches
+/// `until` (`None`; the work is dropped). The timer is only made when the
+/// work is still pending after its first poll, for the time left then.
+async fn limited<W, Sl, Cl>(
+    work: W,
+    until: Option<Duration>,
+    sleeper: &Sl,
+    clock: &Cl,
+) -> Option<W::Output>
 where
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<DS, Value: AsyncSleeper>,
-    K: Slot<DK, Value: Clock>,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
+    W: Future,
+    Sl: AsyncSleeper,
+    Cl: Clock,
 {
-    let sleeper = site.sleeper_ref().resolve(default_sleeper);
-    let clock = site.clock_ref().resolve(default_clock);
-    traced(site, sleeper, clock, operation, false)
-        .await
-        .into_result()
-}
-
-/// Polls `work` and `timer` together: `Some(output)` if the work finished
-/// first, `None` if the timer did. The loser is dropped.
-async fn race<W: Future, Ti: Future<Output = ()>>(work: W, timer: Ti) -> Option<W::Output> {
     let mut work = pin!(work);
-    let mut timer = pin!(timer);
+    let Some(until) = until else {
+        return Some(work.await);
+    };
+    let mut timer = pin!(None::<Sl::Sleep>);
     poll_fn(|cx| {
         if let Poll::Ready(output) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+        if timer.is_none() {
+            let left = until.saturating_sub(clock.now());
+            timer.set(Some(sleeper.sleep(left)));
         }
-        Poll::Pending
+        match timer.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Pending) => Poll::Pending,
+            _ => Poll::Ready(None),
+        }
     })
     .await
 }

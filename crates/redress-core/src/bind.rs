@@ -7,8 +7,8 @@ use crate::backoff::BackoffContext;
 use crate::engine::{Action, Execution};
 use crate::event::{Event, LogFields, Tags};
 use crate::hooks::{
-    AbortIf, AttemptEnd, AttemptStart, BeforeSleep, DecideSleep, Hooks, OnAttemptEnd,
-    OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
+    AbortIf, AttemptEnd, AttemptStart, BeforeSleep, CallEnd, DecideSleep, Hooks, OnAttemptEnd,
+    OnAttemptStart, OnCallEnd, OnEvent, OnLog, OnMetric, SleepDecision,
 };
 use crate::policy::Policy;
 use crate::rng::FastRng;
@@ -166,6 +166,15 @@ impl<'a, C, R, H, S, K, A> Bound<'a, C, R, H, S, K, A> {
         self.hooks(OnAttemptEnd(f))
     }
 
+    /// Calls `f` once per call, when it ends (success, any stop, or
+    /// cancellation); see [`CallEnd`](crate::CallEnd).
+    pub fn on_call_end<F: Fn(&CallEnd<'_>)>(
+        self,
+        f: F,
+    ) -> Bound<'a, C, R, (H, OnCallEnd<F>), S, K, A> {
+        self.hooks(OnCallEnd(f))
+    }
+
     /// Stops the call with `ABORTED` when `f` returns `true` (checked before
     /// each attempt, after each failure and after each retry decision).
     pub fn abort_if<F: Fn() -> bool>(self, f: F) -> Bound<'a, C, R, (H, AbortIf<F>), S, K, A> {
@@ -306,6 +315,92 @@ impl<'a, C, R, H, S, K, A> Bound<'a, C, R, H, S, K, A> {
             Some(seed) => FastRng::seeded(seed),
             None => FastRng::new(),
         }
+    }
+}
+
+/// What a runner needs of a call site: the policy, the hooks, the
+/// operation name, the randomness and whether to capture a timeline.
+///
+/// [`Bound`] is a call site; so is a [`Policy`] itself (no hooks, no name,
+/// fresh randomness per call). Runners are written against this trait, so
+/// both run without building one from the other.
+pub trait CallSite<C, R> {
+    /// The call site's hooks.
+    type Hooks: Hooks;
+    /// The call site's async hooks (`()` when it has none).
+    type AsyncHooks: AsyncHooks;
+
+    /// The policy.
+    fn policy(&self) -> &Policy<C, R>;
+    /// The hooks.
+    fn hooks(&self) -> &Self::Hooks;
+    /// The async hooks.
+    fn async_hooks(&self) -> &Self::AsyncHooks;
+    /// The operation name, the `operation` tag of every event.
+    fn operation_name(&self) -> Option<&str>;
+    /// The generator for one call.
+    fn rng(&self) -> FastRng;
+    /// Whether each call records a timeline.
+    fn captures_timeline(&self) -> bool;
+}
+
+impl<C, R, H: Hooks, S, K, A: AsyncHooks> CallSite<C, R> for Bound<'_, C, R, H, S, K, A> {
+    type Hooks = H;
+    type AsyncHooks = A;
+
+    #[inline]
+    fn policy(&self) -> &Policy<C, R> {
+        self.policy
+    }
+    #[inline]
+    fn hooks(&self) -> &H {
+        &self.hooks
+    }
+    #[inline]
+    fn async_hooks(&self) -> &A {
+        &self.async_hooks
+    }
+    #[inline]
+    fn operation_name(&self) -> Option<&str> {
+        self.operation
+    }
+    #[inline]
+    fn rng(&self) -> FastRng {
+        Bound::rng(self)
+    }
+    #[inline]
+    fn captures_timeline(&self) -> bool {
+        self.capture_timeline
+    }
+}
+
+impl<C, R> CallSite<C, R> for Policy<C, R> {
+    type Hooks = ();
+    type AsyncHooks = ();
+
+    #[inline]
+    fn policy(&self) -> &Policy<C, R> {
+        self
+    }
+    #[inline]
+    fn hooks(&self) -> &() {
+        &()
+    }
+    #[inline]
+    fn async_hooks(&self) -> &() {
+        &()
+    }
+    #[inline]
+    fn operation_name(&self) -> Option<&str> {
+        None
+    }
+    #[inline]
+    fn rng(&self) -> FastRng {
+        FastRng::new()
+    }
+    #[inline]
+    fn captures_timeline(&self) -> bool {
+        false
     }
 }
 

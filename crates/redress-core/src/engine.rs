@@ -1,25 +1,38 @@
 //! The sans-I/O engine: every retry decision, in one place.
 //!
 //! An [`Execution`] is one call's state machine. A runner feeds it facts
-//! (the clock's `now`, each attempt's result) and does what it answers:
+//! (the clock's `now`, each attempt's result) and does what it answers;
+//! it holds no decision of its own:
 //!
 //! ```text
-//! let (mut exec, mut action) = bound.start(clock.now());
+//! let mut exec = site.execution(clock.now());
+//! let mut action = exec.begin(clock.now());
 //! loop {
 //!     action = match action {
-//!         Action::Attempt => exec.record(operation(), clock.now(), &mut rng),
+//!         // Run the operation; cancel it at `attempt.time_limit()` if you can.
+//!         Action::Attempt(attempt) => match run(operation, attempt.time_limit()) {
+//!             Some(result) => exec.record(result, &clock, &mut rng),
+//!             None => exec.record_timeout(clock.now(), &mut rng),
+//!         },
+//!         // Run the call site's sleep hooks, then report their decision.
+//!         Action::SleepHooks => {
+//!             let decision = exec.pending_sleep().run_hooks_blocking();
+//!             exec.sleep_decided(decision, clock.now())
+//!         }
+//!         // Sleep exactly this long (already cut to the deadline).
 //!         Action::Sleep(delay) => {
-//!             sleep(exec.sleep_time(delay, || clock.now()));
+//!             sleep(delay);
 //!             exec.resume(clock.now())
 //!         }
-//!         Action::Done => break exec.finish(clock.now()),
+//!         Action::Done => break exec.finish(),
 //!     };
 //! }
 //! ```
 //!
-//! The blocking and async runners and `redress simulate` are all that loop;
-//! they differ only in how they call, sleep and read time. The engine never
-//! allocates (unless a timeline is captured), never locks, and never panics.
+//! The blocking runner, the one async runner (every runtime) and `redress
+//! simulate` are all that loop; they differ only in how they call, cancel,
+//! sleep and read time. The engine never allocates (unless a timeline is
+//! captured), never locks, and never panics.
 //!
 //! # Decision order
 //!
@@ -36,19 +49,37 @@
 //! 7. no time left: stop `DEADLINE_EXCEEDED`;
 //! 8. `n >= max_attempts`: stop `MAX_ATTEMPTS_GLOBAL` (no delay is computed);
 //! 9. the strategy's delay, clamped to the time left;
-//! 10. then the `retry` event, the abort check, and the sleep hook (sleep,
+//! 10. then the `retry` event, the abort check, and the sleep hooks (sleep,
 //!     defer: stop `SCHEDULED`, or abort: stop `ABORTED`).
 //!
 //! The abort check also runs before every attempt and after every failure.
-//! After a sleep, a call whose deadline passed (the sleeper overslept) stops
-//! with `DEADLINE_EXCEEDED`.
+//! After a sleep (or after sleep hooks that took time), a call whose
+//! deadline passed stops with `DEADLINE_EXCEEDED`.
 //!
-//! Hooks: `on_attempt_end` runs once per attempt, when its fate is certain
-//! (for a retried attempt that is after the sleep, as in the reference);
-//! `decide_sleep` and `before_sleep` receive the same [`BackoffContext`]
-//! the strategy did. Hooks that take time before a sleep never push a call
-//! past its deadline: runners cut the sleep to the time left
-//! ([`Execution::sleep_time`]).
+//! # Time limits
+//!
+//! Each [`Action::Attempt`] carries the attempt's [`Attempt::time_limit`]:
+//! the policy's attempt timeout, never past the deadline. Runners that can
+//! cancel an attempt (the async one) cancel it there and report
+//! [`Execution::record_timeout`]; one cut by the attempt timeout is a
+//! `TRANSIENT` failure that goes through the rules above, one cut by the
+//! deadline stops the call with `DEADLINE_EXCEEDED`. So an async call never
+//! ends later than its deadline plus its timer's resolution. Runners that
+//! cannot cancel (the blocking one) hand the limit to the operation.
+//!
+//! # Hooks
+//!
+//! Observing hooks (`on_event`, `on_attempt_start`, `on_attempt_end`,
+//! `on_call_end`) and the abort check run inside the engine. Sleep hooks
+//! (`decide_sleep`, `before_sleep`, sync and async) may take time, so the
+//! engine asks the runner to run them ([`Action::SleepHooks`]) and is told
+//! the time afterwards; it then cuts the sleep to the time left. Their order
+//! is fixed by [`PendingSleep::run_hooks`]: the synchronous sleep
+//! decision, the async one, then (when the decision is to sleep) the
+//! synchronous before-sleep hook and the async one. `on_attempt_end` runs
+//! once per attempt, when its fate is certain (for a retried attempt that
+//! is after the sleep, as in the reference); `on_call_end` runs once per
+//! call, last, also when the call is dropped before it ends.
 
 use core::time::Duration;
 
@@ -56,7 +87,7 @@ use rand_core::Rng;
 
 use crate::asynchronous::AsyncHooks;
 use crate::backoff::{BackoffContext, Observation, Strategy};
-use crate::bind::Bound;
+use crate::bind::CallSite;
 #[cfg(target_has_atomic = "64")]
 use crate::breaker::{Breaker, CallResult, Permit, Transition};
 use crate::class::{Cause, Classification, ErrorClass, PerClass};
@@ -64,16 +95,20 @@ use crate::classify::{Classifier, ResultClassifier, short_type_name};
 #[cfg(target_has_atomic = "64")]
 use crate::event::CircuitState;
 use crate::event::{Event, EventKind, StopReason};
-use crate::hooks::{AttemptDecision, AttemptEnd, AttemptStart, Hooks, SleepDecision};
+use crate::hooks::{
+    AttemptDecision, AttemptEnd, AttemptStart, CallEnd, CallStatus, Hooks, SleepDecision,
+};
 use crate::outcome::{Failure, Outcome};
 use crate::policy::RetryConfig;
+use crate::time::Clock;
 
 /// The `err` tag of errors of type `E`: its short type name.
 fn error_type_name<E>() -> &'static str {
     short_type_name(core::any::type_name::<E>())
 }
 
-/// The attempt about to run, as an operation may want to know it.
+/// The attempt about to run, as a runner and the operation may want to know
+/// it.
 ///
 /// ```
 /// use core::time::Duration;
@@ -84,25 +119,42 @@ fn error_type_name<E>() -> &'static str {
 ///     attempt.time_limit().min(Duration::from_secs(10))
 /// }
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Attempt {
     /// The attempt's number (1-based).
     pub number: u32,
-    /// Time left before the call's deadline.
+    /// Time left before the call's deadline, when the attempt starts.
     pub remaining: Duration,
     /// The policy's attempt timeout, if it has one.
     pub timeout: Option<Duration>,
 }
 
 impl Attempt {
-    /// The longest this attempt should run: the attempt timeout, if any,
-    /// and never past the deadline.
+    /// An attempt description (for runners' and operations' tests).
+    pub const fn new(number: u32, remaining: Duration, timeout: Option<Duration>) -> Self {
+        Attempt {
+            number,
+            remaining,
+            timeout,
+        }
+    }
+
+    /// The longest this attempt may run: the attempt timeout, if any, and
+    /// never past the deadline. Every runner uses this same number.
+    #[inline]
     pub fn time_limit(&self) -> Duration {
         match self.timeout {
             Some(t) => t.min(self.remaining),
             None => self.remaining,
         }
+    }
+
+    /// Whether the deadline, not the attempt timeout, sets the
+    /// [`time_limit`](Self::time_limit): an attempt cut there ends the call.
+    #[inline]
+    pub fn limited_by_deadline(&self) -> bool {
+        self.timeout.is_none_or(|t| self.remaining <= t)
     }
 }
 
@@ -111,11 +163,19 @@ impl Attempt {
 #[must_use]
 pub enum Action {
     /// Run the operation once, then pass its result to
-    /// [`Execution::record`].
-    Attempt,
-    /// Sleep this long, then call [`Execution::resume`]. When sleep hooks
-    /// may have taken time, [`Execution::sleep_time`] says how much of it
-    /// is still left.
+    /// [`Execution::record`]. A runner that can cancel the attempt cancels
+    /// it at [`Attempt::time_limit`] and calls
+    /// [`Execution::record_timeout`] instead.
+    Attempt(Attempt),
+    /// Run the call site's sleep hooks for the pending retry
+    /// ([`Execution::pending_sleep`], then
+    /// [`run_hooks`](PendingSleep::run_hooks), or
+    /// [`run_hooks_blocking`](PendingSleep::run_hooks_blocking) without
+    /// async hooks), then pass their decision and the time to
+    /// [`Execution::sleep_decided`].
+    SleepHooks,
+    /// Sleep exactly this long (already cut to the deadline; never zero),
+    /// then call [`Execution::resume`].
     Sleep(Duration),
     /// The call is over: collect it with [`Execution::finish`].
     Done,
@@ -123,8 +183,11 @@ pub enum Action {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    Ready,
+    /// Created; [`Execution::begin`] not called yet.
+    Created,
     Attempting,
+    /// Waiting for the runner to run the sleep hooks.
+    Deciding,
     Sleeping,
     Done,
 }
@@ -139,12 +202,17 @@ enum Decision {
 #[derive(Clone, Debug)]
 struct Run {
     start: Duration,
+    /// The latest time the engine was told.
+    now: Duration,
     /// When the current attempt started.
     attempt_started: Duration,
-    attempt: u32,
+    /// The current attempt, as the runner was told it.
+    current: Attempt,
     prev_delay: Option<Duration>,
     /// The previous delay as the strategy saw it when deciding the pending one.
     decided_prev: Option<Duration>,
+    /// The sleep the runner was asked for.
+    sleep: Duration,
     unknown: u32,
     per_class: PerClass<u32>,
     last: Option<(Classification, Cause)>,
@@ -158,10 +226,12 @@ impl Run {
     fn new(start: Duration) -> Self {
         Run {
             start,
+            now: start,
             attempt_started: start,
-            attempt: 0,
+            current: Attempt::new(0, Duration::ZERO, None),
             prev_delay: None,
             decided_prev: None,
+            sleep: Duration::ZERO,
             unknown: 0,
             per_class: PerClass::default(),
             last: None,
@@ -225,12 +295,12 @@ impl Run {
             return Decision::Stop(StopReason::DeadlineExceeded);
         }
 
-        if self.attempt >= retry.max_attempts() {
+        if self.current.number >= retry.max_attempts() {
             return Decision::Stop(StopReason::MaxAttemptsGlobal);
         }
 
         let ctx = BackoffContext {
-            attempt: self.attempt,
+            attempt: self.current.number,
             classification,
             prev_delay: self.prev_delay,
             remaining,
@@ -252,13 +322,74 @@ impl Run {
     }
 }
 
+/// A retry waiting for its sleep hooks, from
+/// [`Execution::pending_sleep`]: the context the strategy saw (its
+/// `remaining` and `now` as of the decision), the delay, and the call
+/// site's hooks, which [`run_hooks`](Self::run_hooks) runs in the engine's
+/// order.
+///
+/// It borrows only the hooks and the failure's classification, so a
+/// runner's future that awaits async hooks stays `Send` whenever the hooks
+/// are `Sync`.
+#[derive(Debug)]
+pub struct PendingSleep<'e, H> {
+    hooks: &'e H,
+    pending: Option<(BackoffContext<'e>, Duration)>,
+}
+
+impl<H: Hooks> PendingSleep<'_, H> {
+    /// The context the strategy saw, and the delay it chose (`None` when
+    /// no retry is waiting for its hooks).
+    pub fn context(&self) -> Option<(&BackoffContext<'_>, Duration)> {
+        self.pending.as_ref().map(|(ctx, delay)| (ctx, *delay))
+    }
+
+    /// Runs the synchronous sleep hooks: the sleep decision, then, when it
+    /// is to sleep, the before-sleep hook. For call sites without async
+    /// hooks (the blocking runner).
+    pub fn run_hooks_blocking(self) -> SleepDecision {
+        let Some((ctx, delay)) = self.pending else {
+            return SleepDecision::Sleep;
+        };
+        let decision = self.hooks.decide_sleep(&ctx, delay);
+        if decision == SleepDecision::Sleep {
+            self.hooks.before_sleep(&ctx, delay);
+        }
+        decision
+    }
+
+    /// Runs every sleep hook of the call site in the engine's order: the
+    /// synchronous sleep decision, then the async one (the first that is
+    /// not `Sleep` wins), then, when it is to sleep, the synchronous
+    /// before-sleep hook and the async one.
+    pub async fn run_hooks<A: AsyncHooks>(self, async_hooks: &A) -> SleepDecision {
+        let Some((ctx, delay)) = self.pending else {
+            return SleepDecision::Sleep;
+        };
+        let mut decision = self.hooks.decide_sleep(&ctx, delay);
+        if decision == SleepDecision::Sleep {
+            decision = async_hooks.decide_sleep(&ctx, delay).await;
+        }
+        if decision == SleepDecision::Sleep {
+            self.hooks.before_sleep(&ctx, delay);
+            async_hooks.before_sleep(&ctx, delay).await;
+        }
+        decision
+    }
+}
+
 /// One call in progress: the engine's state machine.
 ///
-/// Runners create it with [`Bound::start`](crate::Bound::start) and drive it
-/// as the [module docs](self) show. `T` and `E` are the operation's value
-/// and error types; the execution keeps the last error or flagged value so
-/// [`finish`](Execution::finish) can hand it back.
-pub struct Execution<'a, C, R, H, T, E> {
+/// Runners create it with [`Bound::execution`](crate::Bound::execution) (or
+/// [`Execution::new`] at any [`CallSite`]) and drive it as the
+/// [module docs](self) show. `T` and `E` are the
+/// operation's value and error types; the execution keeps the last error or
+/// flagged value so [`finish`](Execution::finish) can hand it back.
+///
+/// Dropping an execution before the call ended (a dropped future, a
+/// panic) ends the call as [`CallStatus::Cancelled`]: `on_call_end` runs
+/// and a half-open breaker probe it held is released.
+pub struct Execution<'a, C, R, H: Hooks, T, E> {
     retry: &'a RetryConfig,
     classifier: &'a C,
     result_classifier: &'a R,
@@ -274,41 +405,63 @@ pub struct Execution<'a, C, R, H, T, E> {
     run: Run,
     phase: Phase,
     last: Failure<E, T>,
-    /// The call site has async sleep hooks: its runner runs the synchronous
-    /// `before_sleep` hook after the async decision, not the engine.
-    awaits_sleep_hooks: bool,
+    /// The call site has async sleep hooks: the engine asks for
+    /// [`Action::SleepHooks`] even when its synchronous hooks have none.
+    async_sleep_hooks: bool,
+    /// Whether a success reads the time for the outcome's `elapsed` even
+    /// when nothing else needs it.
+    success_elapsed: bool,
+    /// Whether `on_call_end` ran.
+    ended: bool,
     /// The `err` tag of the last failure caused by an error, looked up only
     /// when an event needs it.
     last_error_type: Option<fn() -> &'static str>,
     value: Option<T>,
 }
 
-impl<C, R, H, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
+impl<C, R, H: Hooks, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Execution")
             .field("operation", &self.operation)
-            .field("attempt", &self.run.attempt)
+            .field("attempt", &self.run.current.number)
             .field("phase", &self.phase)
             .field("stop_reason", &self.run.stop)
             .finish_non_exhaustive()
     }
 }
 
+impl<C, R, H: Hooks, T, E> Drop for Execution<'_, C, R, H, T, E> {
+    fn drop(&mut self) {
+        if self.ended || self.phase == Phase::Created {
+            return;
+        }
+        // The call was abandoned: release a breaker permit (it counts
+        // neither way), then say the call ended.
+        #[cfg(target_has_atomic = "64")]
+        if let Some(permit) = self.permit.take() {
+            permit.cancel(self.run.now);
+        }
+        self.end_call(CallStatus::Cancelled);
+    }
+}
+
 impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
+    /// One call at `site`, starting at `now`, not begun yet: call
+    /// [`begin`](Self::begin) for its first action.
     #[inline]
-    pub(crate) fn new<S, K, A: AsyncHooks>(
-        bound: &'a Bound<'a, C, R, H, S, K, A>,
-        now: Duration,
-    ) -> Self {
-        let policy = bound.policy();
+    pub fn new<Site>(site: &'a Site, now: Duration) -> Self
+    where
+        Site: CallSite<C, R, Hooks = H> + ?Sized,
+    {
+        let policy = site.policy();
         Execution {
             retry: policy.retry(),
             classifier: policy.classifier(),
             result_classifier: policy.result_classifier(),
-            hooks: bound.hooks_ref(),
-            operation: bound.operation_name(),
+            hooks: site.hooks(),
+            operation: site.operation_name(),
             #[cfg(feature = "alloc")]
-            recorder: bound
+            recorder: site
                 .captures_timeline()
                 .then(alloc::boxed::Box::<crate::timeline::Recorder>::default),
             #[cfg(target_has_atomic = "64")]
@@ -316,12 +469,24 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             #[cfg(target_has_atomic = "64")]
             permit: None,
             run: Run::new(now),
-            phase: Phase::Ready,
+            phase: Phase::Created,
             last: Failure::NotAttempted,
-            awaits_sleep_hooks: !bound.async_hooks_ref().is_empty(),
+            async_sleep_hooks: <Site::AsyncHooks as AsyncHooks>::SLEEP_HOOKS,
+            success_elapsed: true,
+            ended: false,
             last_error_type: None,
             value: None,
         }
+    }
+
+    /// Whether a call that succeeds reads the time for its outcome's
+    /// `elapsed` (the default). Runners whose caller discards the outcome
+    /// of a success (`call` returns only the value) turn it off: a success
+    /// that nothing observes is then recorded without a clock reading, and
+    /// its outcome's `elapsed` is not measured.
+    #[inline]
+    pub fn measure_success(&mut self, measure: bool) {
+        self.success_elapsed = measure;
     }
 
     /// The first action of the call: the breaker's admission, then the
@@ -329,9 +494,10 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// current action.
     #[inline]
     pub fn begin(&mut self, now: Duration) -> Action {
-        if self.phase != Phase::Ready {
+        if self.phase != Phase::Created {
             return self.current_action();
         }
+        self.run.now = now;
         #[cfg(target_has_atomic = "64")]
         if let Some(breaker) = self.breaker {
             match Permit::acquire(breaker, now) {
@@ -359,21 +525,21 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         self.begin_attempt(now)
     }
 
-    /// Whether recording a success needs the current time: hooks observe
-    /// the call, a timeline is recorded, a strategy learns from the
-    /// success, or a breaker records it.
+    /// Whether recording a success needs the current time: the outcome
+    /// reports `elapsed`, hooks observe the call, a timeline is recorded, a
+    /// strategy learns from the success, or a breaker records it.
     #[inline]
     fn success_needs_time(&self) -> bool {
         #[cfg(target_has_atomic = "64")]
         if self.permit.is_some() {
             return true;
         }
-        self.observed() || self.run.last_strategy_class.is_some()
+        self.success_elapsed || self.observed() || self.run.last_strategy_class.is_some()
     }
 
     /// The attempts started so far.
     pub fn attempts(&self) -> u32 {
-        self.run.attempt
+        self.run.current.number
     }
 
     /// The operation name.
@@ -393,36 +559,17 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         self.retry.deadline().saturating_sub(self.run.elapsed(now))
     }
 
-    /// Feeds the result of the attempt the engine asked for.
+    /// Feeds the result of the attempt the engine asked for, with the
+    /// runner's `clock` (any [`Clock`]; a `Duration` is a clock stopped at
+    /// that reading).
     ///
     /// Errors are classified with the policy's classifier, successful values
-    /// with its result classifier. Called when no attempt is pending, it
-    /// changes nothing and returns the current action.
+    /// with its result classifier. The clock is read once, unless the
+    /// result is a success that nothing needs the time of (see
+    /// [`measure_success`](Self::measure_success)). Called when no attempt
+    /// is pending, it changes nothing and returns the current action.
     #[inline]
-    pub fn record(&mut self, result: Result<T, E>, now: Duration, rng: &mut dyn Rng) -> Action
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-    {
-        self.record_with(result, || now, true, rng)
-    }
-
-    /// Like [`record`](Self::record), asking `now` for the time only when
-    /// the result needs it. A failure (an error, or a value the result
-    /// classifier flags) always does: every decision sees the real time. A
-    /// success does when `wants_elapsed` (the caller reports the outcome's
-    /// `elapsed`), or when hooks observe it, a timeline or `tracing`
-    /// records it, a strategy learns from it, or a breaker records it;
-    /// otherwise it is recorded at the time its attempt started, sparing
-    /// the success path a clock reading.
-    #[inline]
-    pub fn record_with(
-        &mut self,
-        result: Result<T, E>,
-        now: impl FnOnce() -> Duration,
-        wants_elapsed: bool,
-        rng: &mut dyn Rng,
-    ) -> Action
+    pub fn record(&mut self, result: Result<T, E>, clock: impl Clock, rng: &mut dyn Rng) -> Action
     where
         C: Classifier<E>,
         R: ResultClassifier<T>,
@@ -433,8 +580,8 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         match result {
             Ok(value) => match self.result_classifier.classify(&value) {
                 None => {
-                    let at = if wants_elapsed || self.success_needs_time() {
-                        now()
+                    let at = if self.success_needs_time() {
+                        clock.now()
                     } else {
                         self.run.attempt_started
                     };
@@ -442,81 +589,107 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
                 }
                 Some(classification) => {
                     self.last = Failure::Value(value);
-                    self.fail(&classification, Cause::Result, now(), rng)
+                    self.fail(&classification, Cause::Result, clock.now(), rng)
                 }
             },
             Err(error) => {
                 let classification = self.classifier.classify(&error);
                 self.last = Failure::Error(error);
                 self.last_error_type = Some(error_type_name::<E>);
-                self.fail(&classification, Cause::Error, now(), rng)
+                self.fail(&classification, Cause::Error, clock.now(), rng)
             }
         }
     }
 
-    /// What the attempt about to run should know: its number, the time
-    /// left before the deadline, and its own time limit. Runners that cannot
-    /// cancel an attempt (the blocking one) hand this to the operation.
+    /// The attempt now running, as the last [`Action::Attempt`] described
+    /// it (number 0 before the first).
     #[inline]
-    pub fn attempt(&self, now: Duration) -> Attempt {
-        Attempt {
-            number: self.run.attempt,
-            remaining: self.remaining(now),
-            timeout: self.retry.attempt_timeout(),
-        }
+    pub fn attempt(&self) -> Attempt {
+        self.run.current
     }
 
-    /// The attempt timeout the runner should enforce, if the policy has one.
-    pub fn attempt_timeout(&self) -> Option<Duration> {
-        self.retry.attempt_timeout()
+    /// When the current attempt started, on the runner's clock: with
+    /// [`Attempt::time_limit`], when a runner that can cancel it must.
+    #[inline]
+    pub fn attempt_started(&self) -> Duration {
+        self.run.attempt_started
     }
 
-    /// Feeds an attempt the runner cancelled because it overran the attempt
-    /// timeout: always a `TRANSIENT` failure, reported as
-    /// [`Failure::TimedOut`] with the `err` tag `TimeoutError`. (The
-    /// reference hands its `TimeoutError` to the classifier, which the
-    /// default classifier maps to `TRANSIENT`; here the timeout is not a
-    /// value of the operation's error type, so the classifier cannot see it.)
+    /// Feeds an attempt the runner cancelled at its
+    /// [`time_limit`](Attempt::time_limit), reported as
+    /// [`Failure::TimedOut`] with the `err` tag `TimeoutError`.
+    ///
+    /// Cut by the attempt timeout, it is a `TRANSIENT` failure that goes
+    /// through the decision order (the reference hands its `TimeoutError`
+    /// to the classifier, which the default classifier maps to `TRANSIENT`;
+    /// here the timeout is not a value of the operation's error type, so
+    /// the classifier cannot see it). Cut by the deadline, the call stops
+    /// with `DEADLINE_EXCEEDED`.
     pub fn record_timeout(&mut self, now: Duration, rng: &mut dyn Rng) -> Action {
         if self.phase != Phase::Attempting {
             return self.current_action();
         }
-        let limit = self.retry.attempt_timeout().unwrap_or_default();
-        self.last = Failure::TimedOut(limit);
+        let attempt = self.run.current;
+        self.last = Failure::TimedOut(attempt.time_limit());
         self.last_error_type = Some(|| "TimeoutError");
-        self.fail(
-            &Classification::new(ErrorClass::Transient),
-            Cause::Error,
-            now,
-            rng,
-        )
-    }
-
-    /// While the engine waits for a sleep: the context the strategy saw and
-    /// the delay, for hooks that decide asynchronously (see
-    /// [`decide_sleep`](Self::decide_sleep)).
-    pub fn sleep_context(&self, now: Duration) -> Option<(BackoffContext<'_>, Duration)> {
-        if self.phase != Phase::Sleeping {
-            return None;
+        let timed_out = Classification::new(ErrorClass::Transient);
+        if attempt.limited_by_deadline() {
+            self.run.now = now;
+            self.run.last = Some((timed_out, Cause::Error));
+            if self.hooks.should_abort() {
+                self.abort(now);
+            } else {
+                self.stop_after_failure(StopReason::DeadlineExceeded, now);
+            }
+            return Action::Done;
         }
-        let (classification, cause) = self.run.last.as_ref()?;
-        let ctx = BackoffContext {
-            attempt: self.run.attempt,
-            classification,
-            prev_delay: self.run.decided_prev,
-            remaining: self.remaining(now),
-            cause: *cause,
-            now,
-        };
-        Some((ctx, self.run.prev_delay.unwrap_or_default()))
+        self.fail(&timed_out, Cause::Error, now, rng)
     }
 
-    /// How long to sleep for the pending [`Action::Sleep(delay)`](Action::Sleep):
-    /// `delay` itself, unless sleep hooks ran since it was decided (a
-    /// synchronous one that is not a no-op, or async ones) and may have
-    /// taken time. Then the clock is read (`read` is called only then) and
-    /// the sleep is cut to the time left, so hooks never push a call past
-    /// its deadline.
+    /// Feeds a failure the runner classified itself, with the error to keep
+    /// as the last one.
+    pub fn record_failure(
+        &mut self,
+        error: E,
+        classification: &Classification,
+        now: Duration,
+        rng: &mut dyn Rng,
+    ) -> Action {
+        if self.phase != Phase::Attempting {
+            return self.current_action();
+        }
+        self.last = Failure::Error(error);
+        self.last_error_type = Some(error_type_name::<E>);
+        self.fail(classification, Cause::Error, now, rng)
+    }
+
+    /// The retry the engine waits on while it asks for
+    /// [`Action::SleepHooks`]: its context and delay, and the call site's
+    /// hooks to run for it.
+    pub fn pending_sleep(&self) -> PendingSleep<'_, H> {
+        let pending = match (self.phase, self.run.last.as_ref()) {
+            (Phase::Deciding, Some((classification, cause))) => Some((
+                BackoffContext {
+                    attempt: self.run.current.number,
+                    classification,
+                    prev_delay: self.run.decided_prev,
+                    remaining: self.remaining(self.run.now),
+                    cause: *cause,
+                    now: self.run.now,
+                },
+                self.run.prev_delay.unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        PendingSleep {
+            hooks: self.hooks,
+            pending,
+        }
+    }
+
+    /// Continues after the sleep hooks ran, with their decision and the
+    /// time: `Sleep` sleeps what is left of the delay before the deadline,
+    /// `Defer` stops with `SCHEDULED`, `Abort` with `ABORTED`.
     ///
     /// ```
     /// use core::time::Duration;
@@ -533,59 +706,46 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// let site = policy.bind().before_sleep(|_, _| clock.advance(Duration::from_secs(3)));
     /// let mut rng = FastRng::seeded(1);
     /// let (mut exec, action) = site.start::<(), &str>(clock.now());
-    /// assert_eq!(action, Action::Attempt);
-    /// let action = exec.record(Err("busy"), clock.now(), &mut rng);
-    /// assert_eq!(action, Action::Sleep(Duration::from_secs(4)));
-    /// // The hook ran; 2 s of the deadline are left.
-    /// let sleep = exec.sleep_time(Duration::from_secs(4), || clock.now());
-    /// assert_eq!(sleep, Duration::from_secs(2));
+    /// assert!(matches!(action, Action::Attempt(_)));
+    /// let action = exec.record(Err("busy"), &clock, &mut rng);
+    /// assert_eq!(action, Action::SleepHooks);
+    /// let decision = exec.pending_sleep().run_hooks_blocking();
+    /// // The hook took 3 s of the 5 s deadline: 2 s of the 4 s delay are left.
+    /// let action = exec.sleep_decided(decision, clock.now());
+    /// assert_eq!(action, Action::Sleep(Duration::from_secs(2)));
     /// # Ok::<(), redress_core::ConfigError>(())
     /// ```
-    #[inline]
-    pub fn sleep_time(&self, delay: Duration, read: impl FnOnce() -> Duration) -> Duration {
-        if H::SLEEP_HOOKS || self.awaits_sleep_hooks {
-            let left = self.remaining(read());
-            self.run.prev_delay.unwrap_or_default().min(left)
-        } else {
-            delay
-        }
-    }
-
-    /// Runs the synchronous `before_sleep` hook for the pending sleep: for
-    /// async runners, once their async sleep decision says to sleep (the
-    /// engine runs it itself when the call site has no async sleep hooks).
-    pub fn before_sleep(&self, now: Duration) {
-        if let Some((ctx, delay)) = self.sleep_context(now) {
-            self.hooks.before_sleep(&ctx, delay);
-        }
-    }
-
-    /// Overrides the pending sleep: `Defer` stops with `SCHEDULED`, `Abort`
-    /// with `ABORTED`, `Sleep` keeps it. For async sleep-decision hooks;
-    /// synchronous ones are consulted by the engine itself.
-    pub fn decide_sleep(&mut self, decision: SleepDecision, now: Duration) -> Action {
-        if self.phase != Phase::Sleeping {
+    pub fn sleep_decided(&mut self, decision: SleepDecision, now: Duration) -> Action {
+        if self.phase != Phase::Deciding {
             return self.current_action();
         }
+        self.run.now = now;
         let delay = self.run.prev_delay.unwrap_or_default();
-        self.apply_sleep_decision(decision, delay, now)
-    }
-
-    /// Feeds a failure the runner classified itself (for example an attempt
-    /// timeout, which is `TRANSIENT`), with the error to keep as the last one.
-    pub fn record_failure(
-        &mut self,
-        error: E,
-        classification: &Classification,
-        now: Duration,
-        rng: &mut dyn Rng,
-    ) -> Action {
-        if self.phase != Phase::Attempting {
-            return self.current_action();
+        match decision {
+            SleepDecision::Sleep => {
+                if self.run.elapsed(now) > self.retry.deadline() {
+                    // The hooks took the rest of the call.
+                    self.stop_after_failure(StopReason::DeadlineExceeded, now);
+                    return Action::Done;
+                }
+                self.sleep(now)
+            }
+            SleepDecision::Defer => {
+                self.run.stop = Some(StopReason::Scheduled);
+                self.run.next_delay = Some(delay);
+                self.phase = Phase::Done;
+                let mut event = self.failure_event(EventKind::Scheduled);
+                event.delay = delay;
+                event.stop_reason = Some(StopReason::Scheduled);
+                self.emit(event, now);
+                self.attempt_end(AttemptDecision::Scheduled, Some(delay), now);
+                Action::Done
+            }
+            SleepDecision::Abort => {
+                self.abort(now);
+                Action::Done
+            }
         }
-        self.last = Failure::Error(error);
-        self.last_error_type = Some(error_type_name::<E>);
-        self.fail(classification, Cause::Error, now, rng)
     }
 
     /// Continues after the sleep the engine asked for.
@@ -593,6 +753,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if self.phase != Phase::Sleeping {
             return self.current_action();
         }
+        self.run.now = now;
         if self.run.elapsed(now) > self.retry.deadline() {
             self.stop_after_failure(StopReason::DeadlineExceeded, now);
             return Action::Done;
@@ -600,54 +761,87 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         // The attempt that failed ends once its retry is certain: after the
         // sleep, as in the reference.
         self.attempt_end(AttemptDecision::Retry, self.run.prev_delay, now);
-        self.phase = Phase::Ready;
         self.begin_attempt(now)
     }
 
-    /// Ends the call and reports it. A call that is not done yet (its runner
-    /// stopped driving it) reports the last failure with the stop reason
-    /// `ABORTED`.
-    pub fn finish(mut self, now: Duration) -> Outcome<T, E> {
-        self.take_outcome(now)
+    /// Ends the call and reports it (at the latest time the engine was
+    /// told). A call that is not done yet (its runner stopped driving it)
+    /// reports the last failure with the stop reason `ABORTED`.
+    pub fn finish(mut self) -> Outcome<T, E> {
+        self.take_outcome()
     }
 
     /// Like [`finish`](Self::finish), in place: runners that keep the
-    /// execution where it is (it is large) end the call with this. The
+    /// execution where it is (a pinned future) end the call with this. The
     /// execution is spent afterwards.
     #[inline]
-    pub fn take_outcome(&mut self, now: Duration) -> Outcome<T, E> {
+    pub fn take_outcome(&mut self) -> Outcome<T, E> {
+        let now = self.run.now;
+        if self.phase != Phase::Done && !self.ended {
+            // Abandoned by its runner before the engine said it was done.
+            self.run.stop = Some(StopReason::Aborted);
+            self.phase = Phase::Done;
+        }
         #[cfg(target_has_atomic = "64")]
         self.record_in_breaker(now);
-        let elapsed = self.run.elapsed(now);
-        #[cfg(feature = "alloc")]
-        let timeline = self
-            .recorder
-            .take()
-            .map(|recorder| recorder.into_timeline());
         let result = match self.value.take() {
             Some(value) => Ok(value),
             None => Err(core::mem::replace(&mut self.last, Failure::NotAttempted)),
         };
         let ok = result.is_ok();
+        let status = match (ok, self.run.stop) {
+            (true, _) => CallStatus::Succeeded,
+            (false, reason) => CallStatus::Stopped(reason.unwrap_or(StopReason::Aborted)),
+        };
+        if !self.ended {
+            self.end_call(status);
+        }
+        #[cfg(feature = "alloc")]
+        let timeline = self
+            .recorder
+            .take()
+            .map(|recorder| recorder.into_timeline());
         let (last_class, cause) = match (ok, self.run.last) {
             (false, Some((c, cause))) => (Some(c.class), Some(cause)),
             _ => (None, None),
         };
         Outcome {
             result,
-            stop_reason: if ok {
-                None
-            } else {
-                Some(self.run.stop.unwrap_or(StopReason::Aborted))
-            },
-            attempts: self.run.attempt,
+            stop_reason: status.stop_reason(),
+            attempts: self.run.current.number,
             last_class,
             cause,
-            elapsed,
+            elapsed: self.run.elapsed(now),
             next_delay: self.run.next_delay,
             #[cfg(feature = "alloc")]
             timeline,
         }
+    }
+
+    /// Reports the end of the call, once.
+    fn end_call(&mut self, status: CallStatus) {
+        self.ended = true;
+        if !self.observed() {
+            return;
+        }
+        let last = match status {
+            CallStatus::Succeeded => None,
+            _ => self.run.last,
+        };
+        let end = CallEnd {
+            status,
+            operation: self.operation,
+            attempts: self.run.current.number,
+            elapsed: self.run.elapsed(self.run.now),
+            class: last.map(|(c, _)| c.class),
+            cause: last.map(|(_, cause)| cause),
+            error_type: last.and_then(|(c, cause)| self.err_tag(&c, cause)),
+        };
+        #[cfg(feature = "alloc")]
+        if let Some(recorder) = &self.recorder {
+            recorder.on_call_end(&end);
+        }
+        self.hooks.on_call_end(&end);
     }
 
     /// One record per call: success, cancellation (aborted), or a failure of
@@ -683,8 +877,8 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         self.emit(event, now);
     }
 
-    /// Whether anything reads events and attempt records: the hooks, a
-    /// timeline, or `tracing`. When nothing does, none are built.
+    /// Whether anything reads events and records: the hooks, a timeline, or
+    /// `tracing`. When nothing does, none are built.
     #[inline]
     fn observed(&self) -> bool {
         H::OBSERVES || self.events_read()
@@ -704,9 +898,10 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
 
     fn current_action(&self) -> Action {
         match self.phase {
-            Phase::Ready | Phase::Attempting => Action::Attempt,
-            Phase::Sleeping => Action::Sleep(self.run.prev_delay.unwrap_or_default()),
-            Phase::Done => Action::Done,
+            Phase::Attempting => Action::Attempt(self.run.current),
+            Phase::Deciding => Action::SleepHooks,
+            Phase::Sleeping => Action::Sleep(self.run.sleep),
+            Phase::Created | Phase::Done => Action::Done,
         }
     }
 
@@ -715,26 +910,27 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             self.abort(now);
             return Action::Done;
         }
-        self.run.attempt = self.run.attempt.saturating_add(1);
+        let number = self.run.current.number.saturating_add(1);
+        self.run.current = Attempt::new(number, self.remaining(now), self.retry.attempt_timeout());
         self.run.attempt_started = now;
         self.phase = Phase::Attempting;
-        if !self.observed() {
-            return Action::Attempt;
+        if self.observed() {
+            let start = AttemptStart {
+                attempt: number,
+                operation: self.operation,
+                elapsed: self.run.elapsed(now),
+            };
+            #[cfg(feature = "alloc")]
+            if let Some(recorder) = &self.recorder {
+                recorder.on_attempt_start(&start);
+            }
+            self.hooks.on_attempt_start(&start);
         }
-        let start = AttemptStart {
-            attempt: self.run.attempt,
-            operation: self.operation,
-            elapsed: self.run.elapsed(now),
-        };
-        #[cfg(feature = "alloc")]
-        if let Some(recorder) = &self.recorder {
-            recorder.on_attempt_start(&start);
-        }
-        self.hooks.on_attempt_start(&start);
-        Action::Attempt
+        Action::Attempt(self.run.current)
     }
 
     fn succeed(&mut self, value: T, now: Duration) -> Action {
+        self.run.now = now;
         if let Some(strategy) = self
             .run
             .last_strategy_class
@@ -744,7 +940,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
         self.value = Some(value);
         self.phase = Phase::Done;
-        self.emit(Event::new(EventKind::Success, self.run.attempt), now);
+        self.emit(Event::new(EventKind::Success, self.run.current.number), now);
         self.attempt_end(AttemptDecision::Success, None, now);
         Action::Done
     }
@@ -756,13 +952,13 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         now: Duration,
         rng: &mut dyn Rng,
     ) -> Action {
+        self.run.now = now;
         if self.hooks.should_abort() {
             // The failure is recorded first so the outcome reports it.
             self.run.last = Some((*classification, cause));
             self.abort(now);
             return Action::Done;
         }
-        let prev_delay = self.run.prev_delay;
         let delay = match self.run.decide(self.retry, classification, cause, now, rng) {
             Decision::Stop(reason) => {
                 self.stop_after_failure(reason, now);
@@ -772,54 +968,34 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         };
         let mut event: Event<'_> = self.failure_event(EventKind::Retry);
         event.delay = delay;
-        event.classification = Some(classification);
+        event.classification = Some(*classification);
         self.emit(event, now);
 
         if self.hooks.should_abort() {
             self.abort(now);
             return Action::Done;
         }
-        // The hooks see what the strategy saw.
-        let ctx = BackoffContext {
-            attempt: self.run.attempt,
-            classification,
-            prev_delay,
-            remaining: self.remaining(now),
-            cause,
-            now,
-        };
-        let decision = self.hooks.decide_sleep(&ctx, delay);
-        if decision == SleepDecision::Sleep && !self.awaits_sleep_hooks {
-            self.hooks.before_sleep(&ctx, delay);
+        if H::SLEEP_HOOKS || self.async_sleep_hooks {
+            self.phase = Phase::Deciding;
+            return Action::SleepHooks;
         }
-        self.phase = Phase::Sleeping;
-        self.apply_sleep_decision(decision, delay, now)
+        self.sleep(now)
     }
 
-    fn apply_sleep_decision(
-        &mut self,
-        decision: SleepDecision,
-        delay: Duration,
-        now: Duration,
-    ) -> Action {
-        match decision {
-            SleepDecision::Sleep => Action::Sleep(delay),
-            SleepDecision::Defer => {
-                self.run.stop = Some(StopReason::Scheduled);
-                self.run.next_delay = Some(delay);
-                self.phase = Phase::Done;
-                let mut event = self.failure_event(EventKind::Scheduled);
-                event.delay = delay;
-                event.stop_reason = Some(StopReason::Scheduled);
-                self.emit(event, now);
-                self.attempt_end(AttemptDecision::Scheduled, Some(delay), now);
-                Action::Done
-            }
-            SleepDecision::Abort => {
-                self.abort(now);
-                Action::Done
-            }
+    /// Asks for the pending retry's sleep, cut to the time left at `now`; a
+    /// zero sleep is skipped.
+    fn sleep(&mut self, now: Duration) -> Action {
+        let delay = self
+            .run
+            .prev_delay
+            .unwrap_or_default()
+            .min(self.remaining(now));
+        self.phase = Phase::Sleeping;
+        if delay.is_zero() {
+            return self.resume(now);
         }
+        self.run.sleep = delay;
+        Action::Sleep(delay)
     }
 
     /// Stops with `reason`, reporting the last failure in the event.
@@ -833,11 +1009,15 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     }
 
     fn abort(&mut self, now: Duration) {
+        self.run.now = now;
         // An attempt whose fate was not yet reported ends here.
-        let attempt_running = matches!(self.phase, Phase::Attempting | Phase::Sleeping);
+        let attempt_running = matches!(
+            self.phase,
+            Phase::Attempting | Phase::Deciding | Phase::Sleeping
+        );
         self.run.stop = Some(StopReason::Aborted);
         self.phase = Phase::Done;
-        let mut event = Event::new(EventKind::Aborted, self.run.attempt);
+        let mut event = Event::new(EventKind::Aborted, self.run.current.number);
         event.stop_reason = Some(StopReason::Aborted);
         self.emit(event, now);
         if attempt_running {
@@ -845,16 +1025,23 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
     }
 
+    /// The `err` tag of a failure: the classifier's tag, else the error's
+    /// type name (looked up only when something reads events).
+    fn err_tag(&self, classification: &Classification, cause: Cause) -> Option<&'static str> {
+        match (classification.tag, cause) {
+            (Some(tag), _) => Some(tag),
+            (None, Cause::Error) => self.last_error_type.map(|name| name()),
+            (None, Cause::Result) => None,
+        }
+    }
+
     fn failure_event(&self, kind: EventKind) -> Event<'static> {
-        let mut event = Event::new(kind, self.run.attempt);
+        let mut event = Event::new(kind, self.run.current.number);
         if let Some((c, cause)) = &self.run.last {
             event.class = Some(c.class);
             event.cause = Some(*cause);
-            // A classifier's own tag wins; the type name is only looked up
-            // when something reads events.
-            event.error_type = c.tag;
-            if c.tag.is_none() && *cause == Cause::Error && self.observed() {
-                event.error_type = self.last_error_type.map(|name| name());
+            if self.observed() {
+                event.error_type = self.err_tag(c, *cause);
             }
         }
         event
@@ -889,7 +1076,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             _ => self.run.last.as_ref(),
         };
         let end = AttemptEnd {
-            attempt: self.run.attempt,
+            attempt: self.run.current.number,
             operation: self.operation,
             elapsed: self.run.elapsed(now),
             decision,
@@ -931,7 +1118,7 @@ mod tests {
         let (mut exec, mut action) = site.start::<(), &'static str>(Duration::ZERO);
         while action != Action::Done {
             action = match action {
-                Action::Attempt => exec.record(Err("reset"), Duration::ZERO, &mut rng),
+                Action::Attempt(_) => exec.record(Err("reset"), Duration::ZERO, &mut rng),
                 _ => exec.resume(Duration::ZERO),
             };
         }
@@ -945,5 +1132,167 @@ mod tests {
         assert_eq!(tagged, [Some("reset"), Some("reset")]);
         let untagged = err_tags(|_| ErrorClass::Transient.into());
         assert_eq!(untagged, [Some("&str"), Some("&str")]);
+    }
+
+    use crate::breaker::CircuitBreaker;
+    use crate::hooks::CallStatus;
+
+    fn transient(_: &&'static str) -> Classification {
+        ErrorClass::Transient.into()
+    }
+
+    #[test]
+    fn the_time_limit_is_the_attempt_timeout_never_past_the_deadline() {
+        let policy = Policy::builder()
+            .classifier(transient as fn(&&'static str) -> Classification)
+            .strategy(constant(Duration::from_millis(200)))
+            .deadline(Duration::from_millis(1500))
+            .attempt_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        let site = policy.bind();
+        let mut rng = FastRng::seeded(1);
+        let (mut exec, action) = site.start::<(), &str>(Duration::ZERO);
+        let Action::Attempt(first) = action else {
+            unreachable!("{action:?}")
+        };
+        assert_eq!(first.time_limit(), Duration::from_secs(1));
+        assert!(!first.limited_by_deadline());
+        // Cut by the attempt timeout: a TRANSIENT failure, retried.
+        let action = exec.record_timeout(Duration::from_secs(1), &mut rng);
+        assert_eq!(action, Action::Sleep(Duration::from_millis(200)));
+        let Action::Attempt(second) = exec.resume(Duration::from_millis(1200)) else {
+            unreachable!()
+        };
+        // 300 ms of the deadline are left: the deadline sets the limit.
+        assert_eq!(second.time_limit(), Duration::from_millis(300));
+        assert!(second.limited_by_deadline());
+        assert_eq!(exec.attempt_started(), Duration::from_millis(1200));
+        // Cut there, the call is over.
+        assert_eq!(
+            exec.record_timeout(Duration::from_millis(1500), &mut rng),
+            Action::Done
+        );
+        let outcome = exec.finish();
+        assert_eq!(outcome.stop_reason, Some(StopReason::DeadlineExceeded));
+        assert_eq!(outcome.elapsed, Duration::from_millis(1500));
+        assert_eq!(outcome.last_class, Some(ErrorClass::Transient));
+        assert!(matches!(
+            outcome.result,
+            Err(Failure::TimedOut(limit)) if limit == Duration::from_millis(300)
+        ));
+    }
+
+    #[test]
+    fn without_sleep_hooks_the_engine_never_stops_for_them_nor_sleeps_zero() {
+        let policy = Policy::builder()
+            .classifier(transient as fn(&&'static str) -> Classification)
+            .strategy(constant(Duration::ZERO))
+            .max_attempts(3)
+            .build()
+            .unwrap();
+        let site = policy.bind();
+        let mut rng = FastRng::seeded(1);
+        let (mut exec, action) = site.start::<u8, &str>(Duration::ZERO);
+        assert!(matches!(action, Action::Attempt(a) if a.number == 1));
+        // A zero delay: the next attempt follows at once.
+        let action = exec.record(Err("reset"), Duration::ZERO, &mut rng);
+        assert!(
+            matches!(action, Action::Attempt(a) if a.number == 2),
+            "{action:?}"
+        );
+        let action = exec.record(Ok(7), Duration::ZERO, &mut rng);
+        assert_eq!(action, Action::Done);
+        assert_eq!(exec.finish().result.ok(), Some(7));
+    }
+
+    fn count_ends<'a>(
+        ends: &'a RefCell<Vec<CallStatus>>,
+    ) -> impl Fn(&crate::hooks::CallEnd<'_>) + 'a {
+        move |end| ends.borrow_mut().push(end.status)
+    }
+
+    #[test]
+    fn the_call_end_is_reported_once_for_every_ending() {
+        let breaker = CircuitBreaker::builder()
+            .failure_threshold(1)
+            .build()
+            .unwrap();
+        let policy = Policy::builder()
+            .classifier(transient as fn(&&'static str) -> Classification)
+            .strategy(constant(Duration::from_secs(1)))
+            .max_attempts(2)
+            .circuit_breaker(std::sync::Arc::new(breaker))
+            .build()
+            .unwrap();
+        let ends = RefCell::new(Vec::new());
+        let site = policy.bind().on_call_end(count_ends(&ends));
+        let mut rng = FastRng::seeded(1);
+
+        // A success.
+        let (mut exec, _) = site.start::<u8, &str>(Duration::ZERO);
+        let _ = exec.record(Ok(1), Duration::ZERO, &mut rng);
+        let _ = exec.finish();
+        // A call dropped in the middle of its sleep: cancelled, and the
+        // breaker is not told a failure.
+        let (mut exec, _) = site.start::<u8, &str>(Duration::ZERO);
+        let action = exec.record(Err("reset"), Duration::ZERO, &mut rng);
+        assert_eq!(action, Action::Sleep(Duration::from_secs(1)));
+        drop(exec);
+        // A call that fails: it opens the breaker.
+        let (mut exec, mut action) = site.start::<u8, &str>(Duration::ZERO);
+        while let Action::Attempt(_) | Action::Sleep(_) = action {
+            action = match action {
+                Action::Sleep(_) => exec.resume(Duration::from_secs(1)),
+                _ => exec.record(Err("reset"), Duration::from_secs(1), &mut rng),
+            };
+        }
+        let _ = exec.finish();
+        // Rejected: CIRCUIT_OPEN on the call end itself.
+        let (exec, action) = site.start::<u8, &str>(Duration::from_secs(2));
+        assert_eq!(action, Action::Done);
+        let outcome = exec.finish();
+        assert_eq!(outcome.stop_reason, Some(StopReason::CircuitOpen));
+        // An execution never begun reports nothing.
+        drop(site.execution::<u8, &str>(Duration::ZERO));
+
+        assert_eq!(
+            ends.take(),
+            [
+                CallStatus::Succeeded,
+                CallStatus::Cancelled,
+                CallStatus::Stopped(StopReason::MaxAttemptsGlobal),
+                CallStatus::Stopped(StopReason::CircuitOpen),
+            ]
+        );
+    }
+
+    #[test]
+    fn hooks_that_take_the_rest_of_the_call_end_it_at_the_deadline() {
+        let policy = Policy::builder()
+            .classifier(transient as fn(&&'static str) -> Classification)
+            .strategy(constant(Duration::from_secs(1)))
+            .deadline(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let site = policy.bind().before_sleep(|_, _| {});
+        let mut rng = FastRng::seeded(1);
+        let (mut exec, _) = site.start::<u8, &str>(Duration::ZERO);
+        assert_eq!(
+            exec.record(Err("reset"), Duration::ZERO, &mut rng),
+            Action::SleepHooks
+        );
+        let pending = exec.pending_sleep();
+        let (ctx, delay) = pending.context().unwrap();
+        assert_eq!((ctx.attempt, delay), (1, Duration::from_secs(1)));
+        let decision = pending.run_hooks_blocking();
+        assert_eq!(
+            exec.sleep_decided(decision, Duration::from_secs(3)),
+            Action::Done
+        );
+        assert_eq!(
+            exec.finish().stop_reason,
+            Some(StopReason::DeadlineExceeded)
+        );
     }
 }

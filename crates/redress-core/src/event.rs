@@ -66,6 +66,29 @@ impl StopReason {
         }
     }
 
+    /// What the reason means, in words, for messages to people:
+    /// `"the deadline passed"`, `"the retry budget is exhausted"`, ...
+    ///
+    /// ```
+    /// use redress_core::StopReason;
+    ///
+    /// assert_eq!(StopReason::MaxAttemptsGlobal.describe(), "the attempt limit was reached");
+    /// ```
+    pub const fn describe(self) -> &'static str {
+        match self {
+            StopReason::MaxAttemptsGlobal => "the attempt limit was reached",
+            StopReason::MaxAttemptsPerClass => "the failure's class reached its own attempt cap",
+            StopReason::DeadlineExceeded => "the deadline passed",
+            StopReason::MaxUnknownAttempts => "too many failures could not be classified",
+            StopReason::NonRetryableClass => "the failure is not retryable",
+            StopReason::NoStrategy => "no backoff strategy handles the failure's class",
+            StopReason::BudgetExhausted => "the retry budget is exhausted",
+            StopReason::Scheduled => "the retry was deferred to the caller",
+            StopReason::Aborted => "the call was aborted",
+            StopReason::CircuitOpen => "the circuit breaker is open",
+        }
+    }
+
     /// The event emitted when a call stops for this reason.
     pub const fn event_kind(self) -> EventKind {
         match self {
@@ -216,7 +239,7 @@ impl fmt::Display for EventKind {
 /// One decision the engine made, with everything an observer may want.
 ///
 /// Breaker events carry `attempt` 0 and a zero delay.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Event<'a> {
     /// What happened.
@@ -242,8 +265,9 @@ pub struct Event<'a> {
     pub operation: Option<&'a str>,
     /// Time since the call started.
     pub elapsed: Duration,
-    /// The full classification of the failure (with hints), when there is one.
-    pub classification: Option<&'a Classification>,
+    /// The full classification of the failure (with hints), on `retry`
+    /// events.
+    pub classification: Option<Classification>,
 }
 
 impl<'a> Event<'a> {
@@ -279,6 +303,87 @@ impl<'a> Event<'a> {
     /// The event's fields for a structured log line.
     pub fn log_fields(&self) -> LogFields<'_, 'a> {
         LogFields { event: self }
+    }
+
+    /// The event without its operation name: an owned copy to keep after
+    /// the call (a timeline, a test recorder). Keep the name beside it if
+    /// you need it.
+    pub const fn without_operation(&self) -> Event<'static> {
+        Event {
+            kind: self.kind,
+            attempt: self.attempt,
+            delay: self.delay,
+            class: self.class,
+            cause: self.cause,
+            error_type: self.error_type,
+            stop_reason: self.stop_reason,
+            state: self.state,
+            operation: None,
+            elapsed: self.elapsed,
+            classification: self.classification,
+        }
+    }
+
+    /// The retry-after hint of the failure, on `retry` events that had one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.kind {
+            EventKind::Retry => self.classification.and_then(|c| c.retry_after),
+            _ => None,
+        }
+    }
+
+    /// A compact, stable one-line form for assertions and logs:
+    /// `kind#attempt`, then the class, the delay (`retry` and `scheduled`),
+    /// the stop reason, and the state (`circuit_rejected`), each when
+    /// present. Breaker events carry no attempt.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::{ErrorClass, Event, EventKind, StopReason};
+    ///
+    /// let mut retry = Event::new(EventKind::Retry, 1);
+    /// retry.class = Some(ErrorClass::Transient);
+    /// retry.delay = Duration::from_millis(100);
+    /// assert_eq!(retry.compact().to_string(), "retry#1 TRANSIENT 100ms");
+    ///
+    /// let mut stop = Event::new(EventKind::MaxAttemptsExceeded, 3);
+    /// stop.class = Some(ErrorClass::ServerError);
+    /// stop.stop_reason = Some(StopReason::MaxAttemptsGlobal);
+    /// assert_eq!(stop.compact().to_string(), "max_attempts_exceeded#3 SERVER_ERROR MAX_ATTEMPTS_GLOBAL");
+    /// ```
+    pub fn compact(&self) -> Compact<'_, 'a> {
+        Compact { event: self }
+    }
+}
+
+/// An event in its compact one-line form; see [`Event::compact`].
+#[derive(Clone, Copy, Debug)]
+pub struct Compact<'e, 'a> {
+    event: &'e Event<'a>,
+}
+
+impl fmt::Display for Compact<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.event;
+        f.write_str(e.kind.as_str())?;
+        if !e.kind.is_breaker_event() {
+            write!(f, "#{}", e.attempt)?;
+        }
+        if let Some(class) = e.class {
+            write!(f, " {class}")?;
+        }
+        if matches!(e.kind, EventKind::Retry | EventKind::Scheduled) {
+            write!(f, " {:?}", e.delay)?;
+        }
+        if let Some(reason) = e.stop_reason {
+            write!(f, " {reason}")?;
+        }
+        if e.kind == EventKind::CircuitRejected {
+            if let Some(state) = e.state {
+                write!(f, " {state}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -403,10 +508,7 @@ impl<'a> LogFields<'_, 'a> {
 
     /// The retry-after hint, reported on `retry` events that had one.
     pub fn retry_after(&self) -> Option<Duration> {
-        match self.event.kind {
-            EventKind::Retry => self.event.classification.and_then(|c| c.retry_after),
-            _ => None,
-        }
+        self.event.retry_after()
     }
 }
 
@@ -454,7 +556,7 @@ mod tests {
         e.delay = Duration::from_millis(2100);
         e.class = Some(ErrorClass::RateLimit);
         e.cause = Some(Cause::Error);
-        e.classification = Some(&c);
+        e.classification = Some(c);
         assert_eq!(
             e.log_fields().to_string(),
             "attempt=1 sleep_s=2.1 class=RATE_LIMIT cause=exception retry_after_s=2"

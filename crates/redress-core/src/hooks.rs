@@ -20,7 +20,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::backoff::BackoffContext;
-use crate::class::{Cause, Classification};
+use crate::class::{Cause, Classification, ErrorClass};
 use crate::event::{Event, LogFields, StopReason, Tags};
 
 /// What to do with a computed retry delay.
@@ -112,6 +112,107 @@ pub struct AttemptEnd<'a> {
     pub delay: Option<Duration>,
 }
 
+/// How a call ended, as [`CallEnd`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CallStatus {
+    /// An attempt succeeded.
+    Succeeded,
+    /// The call stopped without success, for this reason
+    /// ([`StopReason::CircuitOpen`] when the breaker rejected it).
+    Stopped(StopReason),
+    /// The call was dropped before it ended: its future was dropped (a
+    /// `select!`, a timeout around it, an aborted task), or the thread
+    /// running it unwound from a panic.
+    Cancelled,
+}
+
+impl CallStatus {
+    /// The stop reason, when the call stopped.
+    pub const fn stop_reason(self) -> Option<StopReason> {
+        match self {
+            CallStatus::Stopped(reason) => Some(reason),
+            CallStatus::Succeeded | CallStatus::Cancelled => None,
+        }
+    }
+
+    /// `"succeeded"`, the stop reason's name (`"DEADLINE_EXCEEDED"`, ...),
+    /// or `"cancelled"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Succeeded => "succeeded",
+            CallStatus::Stopped(reason) => reason.as_str(),
+            CallStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Passed to [`Hooks::on_call_end`], exactly once per call, after every
+/// other event of the call (the breaker transition the call caused
+/// included).
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::{CallEnd, CallStatus, StopReason};
+///
+/// let end = CallEnd::new(CallStatus::Stopped(StopReason::CircuitOpen), 0, Duration::ZERO);
+/// assert_eq!(end.stop_reason(), Some(StopReason::CircuitOpen));
+/// assert!(!end.succeeded());
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct CallEnd<'a> {
+    /// How the call ended.
+    pub status: CallStatus,
+    /// The operation name, if the call has one.
+    pub operation: Option<&'a str>,
+    /// Attempts started (0 when none ran).
+    pub attempts: u32,
+    /// Time from the start of the call to its end. For a cancelled call:
+    /// to the last moment the engine was told the time (the end of its
+    /// last attempt or sleep), since nothing reads a clock when a future is
+    /// dropped.
+    pub elapsed: Duration,
+    /// The class of the last failure (`None` on success).
+    pub class: Option<ErrorClass>,
+    /// The cause of the last failure (`None` on success).
+    pub cause: Option<Cause>,
+    /// The `err` tag of the last failure, as events report it.
+    pub error_type: Option<&'static str>,
+}
+
+impl<'a> CallEnd<'a> {
+    /// An end with `status` after `attempts` and `elapsed`, every other
+    /// field empty (for tests of hooks).
+    pub const fn new(status: CallStatus, attempts: u32, elapsed: Duration) -> Self {
+        CallEnd {
+            status,
+            operation: None,
+            attempts,
+            elapsed,
+            class: None,
+            cause: None,
+            error_type: None,
+        }
+    }
+
+    /// Why the call stopped (`None` when it succeeded or was cancelled).
+    pub const fn stop_reason(&self) -> Option<StopReason> {
+        self.status.stop_reason()
+    }
+
+    /// Whether the call succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.status == CallStatus::Succeeded
+    }
+}
+
 /// Callbacks the engine invokes during a call. Every method defaults to
 /// doing nothing.
 ///
@@ -131,19 +232,21 @@ pub struct AttemptEnd<'a> {
 /// }
 /// ```
 pub trait Hooks {
-    /// Whether these hooks read events or attempt records
+    /// Whether these hooks read events or records
     /// ([`on_event`](Self::on_event), [`on_attempt_start`](Self::on_attempt_start),
-    /// [`on_attempt_end`](Self::on_attempt_end)). When no hook of a call
-    /// does (and no timeline or `tracing` does either), the engine builds
-    /// none of them. The other hooks are always called. Leave it `true`
-    /// unless those three methods keep their empty defaults.
+    /// [`on_attempt_end`](Self::on_attempt_end), [`on_call_end`](Self::on_call_end)).
+    /// When no hook of a call does (and no timeline or `tracing` does
+    /// either), the engine builds none of them. The other hooks are always
+    /// called. Leave it `true` unless those four methods keep their empty
+    /// defaults.
     const OBSERVES: bool = true;
 
     /// Whether [`decide_sleep`](Self::decide_sleep) or
     /// [`before_sleep`](Self::before_sleep) do anything. When they may
-    /// (and may take time), runners read the clock again before sleeping so
-    /// a sleep never ends past the deadline. Leave it `true` unless both
-    /// keep their defaults.
+    /// (and may take time), the engine asks the runner to run them
+    /// ([`Action::SleepHooks`](crate::Action::SleepHooks)) and reads the
+    /// time again afterwards, so a sleep never ends past the deadline.
+    /// Leave it `true` unless both keep their defaults.
     const SLEEP_HOOKS: bool = true;
 
     /// Every event, in order.
@@ -165,6 +268,12 @@ pub trait Hooks {
     /// When an attempt's fate is decided.
     fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
         let _ = attempt;
+    }
+
+    /// Once per call, when it ends: success, every stop reason (a call the
+    /// breaker rejected included), or cancellation (see [`CallEnd`]).
+    fn on_call_end(&self, end: &CallEnd<'_>) {
+        let _ = end;
     }
 
     /// Decides what to do with a retry delay (default: sleep).
@@ -201,6 +310,10 @@ macro_rules! forward_hooks {
             #[inline]
             fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
                 (**self).on_attempt_end(attempt);
+            }
+            #[inline]
+            fn on_call_end(&self, end: &CallEnd<'_>) {
+                (**self).on_call_end(end);
             }
             #[inline]
             fn decide_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) -> SleepDecision {
@@ -245,6 +358,11 @@ impl<A: Hooks, B: Hooks> Hooks for (A, B) {
     fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
         self.0.on_attempt_end(attempt);
         self.1.on_attempt_end(attempt);
+    }
+    #[inline]
+    fn on_call_end(&self, end: &CallEnd<'_>) {
+        self.0.on_call_end(end);
+        self.1.on_call_end(end);
     }
     #[inline]
     fn decide_sleep(&self, ctx: &BackoffContext<'_>, delay: Duration) -> SleepDecision {
@@ -297,6 +415,10 @@ closure_hook!(
 closure_hook!(
     /// Calls `F(&AttemptEnd)` after each attempt.
     OnAttemptEnd
+);
+closure_hook!(
+    /// Calls `F(&CallEnd)` once per call, when it ends.
+    OnCallEnd
 );
 closure_hook!(
     /// The sleep decision hook: `F(&BackoffContext, delay) -> SleepDecision`.
@@ -358,6 +480,14 @@ impl<F: Fn(&AttemptEnd<'_>)> Hooks for OnAttemptEnd<F> {
     #[inline]
     fn on_attempt_end(&self, attempt: &AttemptEnd<'_>) {
         (self.0)(attempt);
+    }
+}
+
+impl<F: Fn(&CallEnd<'_>)> Hooks for OnCallEnd<F> {
+    const SLEEP_HOOKS: bool = false;
+    #[inline]
+    fn on_call_end(&self, end: &CallEnd<'_>) {
+        (self.0)(end);
     }
 }
 

@@ -28,9 +28,10 @@
 //! let (mut exec, mut action) = bound.start::<(), &str>(now);
 //! let outcome = loop {
 //!     action = match action {
-//!         Action::Attempt => exec.record(Err("connection reset"), now, &mut rng),
+//!         Action::Attempt(_) => exec.record(Err("connection reset"), now, &mut rng),
+//!         Action::SleepHooks => exec.sleep_decided(exec.pending_sleep().run_hooks_blocking(), now),
 //!         Action::Sleep(d) => { now += d; exec.resume(now) }
-//!         Action::Done => break exec.finish(now),
+//!         Action::Done => break exec.finish(),
 //!     };
 //! };
 //! assert_eq!(outcome.stop_reason, Some(StopReason::MaxAttemptsGlobal));
@@ -102,11 +103,10 @@ mod trace;
 mod window;
 
 pub use asynchronous::{
-    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, call_on, execute_async,
-    execute_on,
+    AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSite, AsyncSleeper, execute_async,
 };
 pub use backoff::{Backoff, BackoffContext, CurveSpec, Observation, Strategy, StrategyProblem};
-pub use bind::Bound;
+pub use bind::{Bound, CallSite};
 #[cfg(target_has_atomic = "64")]
 pub use breaker::{Breaker, CircuitBreaker};
 #[cfg(target_has_atomic = "64")]
@@ -119,11 +119,12 @@ pub use classify::{
     RateLimitError, ResultClassifier, ServerError, StatusCode, StatusError, StatusLookup, StatusOf,
     class_for_status, default_classifier, strict_classifier,
 };
-pub use engine::{Action, Attempt, Execution};
-pub use event::{CircuitState, Event, EventKind, FieldValue, LogFields, StopReason, Tags};
+pub use engine::{Action, Attempt, Execution, PendingSleep};
+pub use event::{CircuitState, Compact, Event, EventKind, FieldValue, LogFields, StopReason, Tags};
 pub use hooks::{
-    AbortIf, AbortSignal, AttemptDecision, AttemptEnd, AttemptStart, BeforeSleep, DecideSleep,
-    Hooks, OnAttemptEnd, OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
+    AbortIf, AbortSignal, AttemptDecision, AttemptEnd, AttemptStart, BeforeSleep, CallEnd,
+    CallStatus, DecideSleep, Hooks, OnAttemptEnd, OnAttemptStart, OnCallEnd, OnEvent, OnLog,
+    OnMetric, SleepDecision,
 };
 pub use outcome::{Failure, Outcome, RetryError};
 pub use policy::{ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy};
@@ -141,6 +142,6 @@ pub use time::ManualClock;
 #[cfg(feature = "std")]
 pub use time::SystemClock;
 #[cfg(feature = "alloc")]
-pub use timeline::{AttemptRecord, Timeline, TimelineEntry};
+pub use timeline::{AttemptRecord, Timeline};
 #[cfg(feature = "tracing")]
 pub use trace::call_span;

@@ -178,16 +178,20 @@ impl<T, E: fmt::Debug> fmt::Debug for Outcome<T, E> {
 
 /// Why `call` gave up, with the last error or flagged value.
 ///
-/// It implements [`Error`] whenever `E` does (its `source()` is the last
-/// error), so `?` works with `Box<dyn Error>` and `anyhow`.
+/// It implements [`Error`] whenever `E` does: its `Display` says what
+/// stopped the call and after how many attempts, and its `source()` is the
+/// last error, so `?` works with `Box<dyn Error>` and `anyhow`, and
+/// `anyhow`'s `{:#}` prints each part once.
 ///
 /// ```
 /// use redress_core::{ErrorClass, Failure, RetryError, StopReason};
 ///
 /// fn explain(err: RetryError<std::io::Error, ()>) -> String {
-///     match err.stop_reason {
-///         StopReason::NonRetryableClass => format!("gave up at once: {err}"),
-///         _ => format!("gave up after {} attempts: {err}", err.attempts),
+///     match (err.stop_reason, err.last_error()) {
+///         (StopReason::NonRetryableClass, Some(e)) => format!("refused: {e}"),
+///         // "gave up after 3 attempts: the deadline passed (last failure: TRANSIENT): reset"
+///         (_, Some(e)) => format!("{err}: {e}"),
+///         _ => err.to_string(),
 ///     }
 /// }
 /// ```
@@ -250,26 +254,29 @@ impl<E: fmt::Debug, T> fmt::Debug for RetryError<E, T> {
     }
 }
 
-impl<E: fmt::Display, T> fmt::Display for RetryError<E, T> {
+/// Says what stopped the call and after how many attempts, in words. The
+/// last error is not repeated: it is the [`source`](Error::source), which
+/// error reporters (`anyhow`'s `{:#}`, `eyre`) print after this. A last
+/// failure that is not an error (a flagged value, a timed-out attempt) is
+/// described here, since no source carries it.
+impl<E, T> fmt::Display for RetryError<E, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let attempts = if self.attempts == 1 {
-            "attempt"
-        } else {
-            "attempts"
-        };
-        write!(
-            f,
-            "retries stopped ({}) after {} {attempts}",
-            self.stop_reason, self.attempts
-        )?;
-        match &self.failure {
-            Failure::Error(e) => write!(f, ": {e}"),
-            Failure::Value(_) => match self.last_class {
-                Some(class) => write!(f, ": last result was flagged as {class}"),
-                None => f.write_str(": last result was flagged"),
-            },
-            Failure::TimedOut(after) => write!(f, ": the last attempt timed out after {after:?}"),
-            Failure::NotAttempted => Ok(()),
+        let why = self.stop_reason.describe();
+        match self.attempts {
+            0 => write!(f, "not attempted: {why}")?,
+            1 => write!(f, "gave up after 1 attempt: {why}")?,
+            n => write!(f, "gave up after {n} attempts: {why}")?,
+        }
+        match (&self.failure, self.last_class) {
+            (Failure::Error(_), Some(class)) => write!(f, " (last failure: {class})"),
+            (Failure::Value(_), Some(class)) => {
+                write!(f, " (the last result was flagged as {class})")
+            }
+            (Failure::Value(_), None) => f.write_str(" (the last result was flagged)"),
+            (Failure::TimedOut(after), _) => {
+                write!(f, " (the last attempt timed out after {after:?})")
+            }
+            (Failure::Error(_) | Failure::NotAttempted, _) => Ok(()),
         }
     }
 }
@@ -302,21 +309,66 @@ mod tests {
     }
 
     #[test]
-    fn display_says_why_and_what() {
+    fn display_says_why_in_words_and_leaves_the_error_to_source() {
+        let e = err(Failure::Error("boom"), StopReason::MaxAttemptsGlobal, 3);
         assert_eq!(
-            err(Failure::Error("boom"), StopReason::MaxAttemptsGlobal, 3).to_string(),
-            "retries stopped (MAX_ATTEMPTS_GLOBAL) after 3 attempts: boom"
+            e.to_string(),
+            "gave up after 3 attempts: the attempt limit was reached (last failure: SERVER_ERROR)"
         );
+        assert!(!e.to_string().contains("boom"));
         assert_eq!(
             err(Failure::Value(7), StopReason::DeadlineExceeded, 1).to_string(),
-            "retries stopped (DEADLINE_EXCEEDED) after 1 attempt: last result was flagged as SERVER_ERROR"
+            "gave up after 1 attempt: the deadline passed (the last result was flagged as SERVER_ERROR)"
+        );
+        assert_eq!(
+            err(
+                Failure::TimedOut(Duration::from_secs(1)),
+                StopReason::DeadlineExceeded,
+                2
+            )
+            .to_string(),
+            "gave up after 2 attempts: the deadline passed (the last attempt timed out after 1s)"
         );
         let rejected = err(Failure::NotAttempted, StopReason::CircuitOpen, 0);
         assert!(rejected.is_circuit_open());
         assert_eq!(
             rejected.to_string(),
-            "retries stopped (CIRCUIT_OPEN) after 0 attempts"
+            "not attempted: the circuit breaker is open"
         );
+    }
+
+    #[test]
+    fn the_last_error_is_the_source_and_printed_once() {
+        #[derive(Debug)]
+        struct Reset;
+        impl fmt::Display for Reset {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("peer reset")
+            }
+        }
+        impl Error for Reset {}
+        let e: RetryError<Reset, ()> = RetryError {
+            failure: Failure::Error(Reset),
+            stop_reason: StopReason::MaxAttemptsGlobal,
+            attempts: 2,
+            last_class: Some(ErrorClass::Transient),
+            cause: Some(Cause::Error),
+            elapsed: Duration::ZERO,
+            next_delay: None,
+        };
+        // What an error reporter prints: the error, then each source.
+        let mut chain = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        assert_eq!(
+            chain,
+            "gave up after 2 attempts: the attempt limit was reached (last failure: TRANSIENT): peer reset"
+        );
+        assert_eq!(chain.matches("peer reset").count(), 1);
     }
 
     #[test]

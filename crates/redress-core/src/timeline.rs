@@ -5,46 +5,8 @@ use core::cell::RefCell;
 use core::time::Duration;
 
 use crate::class::{Cause, ErrorClass};
-use crate::event::{CircuitState, Event, EventKind, StopReason};
-use crate::hooks::{AttemptDecision, AttemptEnd, AttemptStart, Hooks};
-
-/// One event of a call, with the time since the call started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TimelineEntry {
-    /// What happened.
-    pub kind: EventKind,
-    /// The attempt it is about.
-    pub attempt: u32,
-    /// Time since the call started.
-    pub elapsed: Duration,
-    /// The delay before the next attempt (`retry`, `scheduled`).
-    pub delay: Duration,
-    /// The class of the failure, if any.
-    pub class: Option<ErrorClass>,
-    /// The cause of the failure, if any.
-    pub cause: Option<Cause>,
-    /// Why the call stopped, on stop events.
-    pub stop_reason: Option<StopReason>,
-    /// The breaker state, on breaker events.
-    pub state: Option<CircuitState>,
-}
-
-impl TimelineEntry {
-    /// The entry for `event`.
-    pub fn from_event(event: &Event<'_>) -> Self {
-        TimelineEntry {
-            kind: event.kind,
-            attempt: event.attempt,
-            elapsed: event.elapsed,
-            delay: event.delay,
-            class: event.class,
-            cause: event.cause,
-            stop_reason: event.stop_reason,
-            state: event.state,
-        }
-    }
-}
+use crate::event::{Event, EventKind, StopReason};
+use crate::hooks::{AttemptDecision, AttemptEnd, AttemptStart, CallEnd, CallStatus, Hooks};
 
 /// One attempt of a call: when it started and ended, how it failed, and
 /// what the engine decided.
@@ -70,17 +32,27 @@ pub struct AttemptRecord {
     pub stop_reason: Option<StopReason>,
 }
 
-/// Every event of one call, in order, and every attempt.
+/// Every event of one call, in order (each with its time since the call
+/// started, `elapsed`), every attempt, and how the call ended.
+///
+/// The events are the ones hooks receive, without the operation name (the
+/// caller knows it): see [`Event::without_operation`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Timeline {
-    entries: Vec<TimelineEntry>,
+    entries: Vec<Event<'static>>,
     attempts: Vec<AttemptRecord>,
+    end: Option<CallStatus>,
 }
 
 impl Timeline {
-    /// The entries, in order.
-    pub fn entries(&self) -> &[TimelineEntry] {
+    /// The events, in order.
+    pub fn entries(&self) -> &[Event<'static>] {
         &self.entries
+    }
+
+    /// How the call ended.
+    pub fn end(&self) -> Option<CallStatus> {
+        self.end
     }
 
     /// The event kinds, in order.
@@ -118,10 +90,11 @@ impl Hooks for Recorder {
     const SLEEP_HOOKS: bool = false;
 
     fn on_event(&self, event: &Event<'_>) {
-        self.0
-            .borrow_mut()
-            .entries
-            .push(TimelineEntry::from_event(event));
+        self.0.borrow_mut().entries.push(event.without_operation());
+    }
+
+    fn on_call_end(&self, end: &CallEnd<'_>) {
+        self.0.borrow_mut().end = Some(end.status);
     }
 
     fn on_attempt_start(&self, attempt: &AttemptStart<'_>) {
@@ -177,15 +150,16 @@ mod tests {
         let (mut exec, mut action) = site.start::<(), ()>(now);
         let outcome = loop {
             action = match action {
-                Action::Attempt => {
+                Action::Attempt(_) => {
                     now += Duration::from_millis(10);
                     exec.record(Err(()), now, &mut rng)
                 }
+                Action::SleepHooks => unreachable!("no sleep hooks"),
                 Action::Sleep(d) => {
                     now += d;
                     exec.resume(now)
                 }
-                Action::Done => break exec.finish(now),
+                Action::Done => break exec.finish(),
             };
         };
         let timeline = outcome.timeline.unwrap();
@@ -200,5 +174,9 @@ mod tests {
         assert_eq!(attempts[1].class, Some(ErrorClass::ServerError));
         assert_eq!(attempts[1].stop_reason, Some(StopReason::MaxAttemptsGlobal));
         assert_eq!(timeline.kinds().count(), 2);
+        assert_eq!(
+            timeline.end(),
+            Some(CallStatus::Stopped(StopReason::MaxAttemptsGlobal))
+        );
     }
 }

@@ -29,8 +29,8 @@ use redress_core::backoff::{
 };
 use redress_core::{
     Action, BackoffContext, Cause, Classification, Classifier, ConfigError, ErrorClass, Event,
-    EventKind, Failure, FastRng, PerClass, Policy, ResultClassifier, Rng, StopReason,
-    Strategy as BackoffStrategy, StrategyProblem,
+    EventKind, Failure, FastRng, PerClass, Policy, ResultClassifier, Rng, SleepDecision,
+    StopReason, Strategy as BackoffStrategy, StrategyProblem,
 };
 
 // ---------------------------------------------------------------------------
@@ -537,7 +537,7 @@ fn drive(policy: &TestPolicy, steps: &[Step], start: Duration, seed: u64) -> Tra
     let (mut exec, mut action) = bound.start::<Resp, Fail>(now);
     let outcome = loop {
         action = match action {
-            Action::Attempt => {
+            Action::Attempt(_) => {
                 let i = fed.len();
                 let step = if i >= ATTEMPT_LIMIT {
                     Step {
@@ -562,7 +562,9 @@ fn drive(policy: &TestPolicy, steps: &[Step], start: Duration, seed: u64) -> Tra
                 };
                 exec.record(result, now, &mut rng)
             }
+            Action::SleepHooks => unreachable!("no sleep hooks at this call site"),
             Action::Sleep(delay) => {
+                assert!(!delay.is_zero(), "the engine never asks for a zero sleep");
                 slept.push(Slept {
                     after_attempt: exec.attempts(),
                     elapsed: now.saturating_sub(start),
@@ -571,7 +573,7 @@ fn drive(policy: &TestPolicy, steps: &[Step], start: Duration, seed: u64) -> Tra
                 now = now.saturating_add(delay);
                 exec.resume(now)
             }
-            Action::Done => break exec.finish(now),
+            Action::Done => break exec.finish(),
         };
     };
     let (ok, failure) = match outcome.result {
@@ -727,18 +729,21 @@ fn check_run(cfg: &Cfg, policy: &TestPolicy, t: &Trace) -> Result<(), TestCaseEr
                 prop_assert!(!last, "the model retries but the call stopped");
                 prop_assert_eq!(e.stop_reason, None);
                 prop_assert_eq!(e.retry_after, c.retry_after);
-                let s = sleeps.next().expect("a sleep after a retry event");
-                prop_assert_eq!(s.after_attempt, fed.attempt);
-                prop_assert_eq!(s.elapsed, fed.elapsed);
-                prop_assert_eq!(s.delay, e.delay);
-                let delay = s.delay;
+                // A zero delay is no sleep: the next attempt follows at once.
+                let delay = e.delay;
+                if !delay.is_zero() {
+                    let s = sleeps.next().expect("a sleep after a retry event");
+                    prop_assert_eq!(s.after_attempt, fed.attempt);
+                    prop_assert_eq!(s.elapsed, fed.elapsed);
+                    prop_assert_eq!(s.delay, delay);
+                }
 
                 // Every delay is a `Duration`, so finite and non-negative by
                 // construction (a NaN or negative strategy result cannot get
                 // through the type). It is clamped to the time left: sleeping
                 // never carries the call past its deadline.
                 prop_assert!(delay <= remaining, "{delay:?} > remaining {remaining:?}");
-                prop_assert!(s.elapsed.saturating_add(delay) <= cfg.deadline);
+                prop_assert!(fed.elapsed.saturating_add(delay) <= cfg.deadline);
 
                 // At most the strategy's own maximum, when it has one.
                 let strategy = policy.retry().strategy_for(c.class).unwrap();
@@ -915,6 +920,8 @@ enum Call {
     Begin,
     Record(Step),
     RecordFailure(Classification),
+    Timeout,
+    SleepDecided(SleepDecision),
     Resume,
 }
 
@@ -924,6 +931,13 @@ fn calls() -> BoxedStrategy<Vec<(Call, Duration)>> {
         4 => failure_step().prop_map(Call::Record),
         1 => took().prop_map(|took| Call::Record(Step { kind: StepKind::Success, took })),
         1 => classification().prop_map(Call::RecordFailure),
+        1 => Just(Call::Timeout),
+        1 => prop_oneof![
+            Just(SleepDecision::Sleep),
+            Just(SleepDecision::Defer),
+            Just(SleepDecision::Abort)
+        ]
+        .prop_map(Call::SleepDecided),
         3 => Just(Call::Resume),
     ];
     // `now` may jump anywhere, backwards included.
@@ -943,7 +957,8 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let policy = cfg.builder().build().expect("valid config");
-        let bound = policy.bind();
+        // A sleep hook, so the engine also waits for sleep decisions.
+        let bound = policy.bind().before_sleep(|_, _| {});
         let mut rng = FastRng::seeded(seed);
         let (mut exec, mut action) = bound.start::<Resp, Fail>(Duration::ZERO);
         for (i, (call, now)) in calls.into_iter().enumerate() {
@@ -961,6 +976,8 @@ proptest! {
                 Call::RecordFailure(class) => {
                     exec.record_failure(Fail { id, class }, &class, now, &mut rng)
                 }
+                Call::Timeout => exec.record_timeout(now, &mut rng),
+                Call::SleepDecided(decision) => exec.sleep_decided(decision, now),
                 Call::Resume => exec.resume(now),
             };
             prop_assert!(exec.attempts() <= cfg.max_attempts);
@@ -968,7 +985,7 @@ proptest! {
             let _ = exec.elapsed(now);
         }
         let done = action == Action::Done;
-        let outcome = exec.finish(Duration::from_secs(1));
+        let outcome = exec.finish();
         prop_assert!(outcome.attempts <= cfg.max_attempts);
         prop_assert!(outcome.attempts >= 1);
         match &outcome.result {
@@ -1058,10 +1075,11 @@ proptest! {
         let seen = recording.seen.lock().unwrap().clone();
         // One strategy call per retry, none for the final failure (rule 8:
         // no delay is computed when the attempts are used up).
-        prop_assert_eq!(seen.len(), t.slept.len());
+        let retries: Vec<_> = t.events.iter().filter(|e| e.kind == EventKind::Retry).collect();
+        prop_assert_eq!(seen.len(), retries.len());
         let mut prev = None;
-        for (s, slept) in seen.iter().zip(&t.slept) {
-            let fed = t.fed[slept.after_attempt as usize - 1];
+        for (s, retry) in seen.iter().zip(&retries) {
+            let fed = t.fed[retry.attempt as usize - 1];
             let (c, cause) = failure_of(fed.kind).unwrap();
             prop_assert_eq!(s.attempt, fed.attempt);
             prop_assert_eq!(s.class, c.class);
@@ -1070,7 +1088,7 @@ proptest! {
             prop_assert_eq!(s.prev_delay, prev);
             prop_assert_eq!(s.remaining, cfg.deadline - fed.elapsed);
             prop_assert_eq!(s.now, start.saturating_add(fed.elapsed));
-            prev = Some(slept.delay);
+            prev = Some(retry.delay);
         }
     }
 }

@@ -164,7 +164,14 @@ pub fn sample(config: &PolicyConfig, options: &ScheduleOptions) -> Result<Envelo
     for _ in 0..options.runs.max(1) {
         // Fresh shared state (budget, breaker, adaptive) for every run.
         let policy = config.build_with(move |_: &Failing| classification)?;
-        let bound = policy.bind();
+        // Every retry's wait, from its event (a zero wait is no sleep).
+        let waits = core::cell::RefCell::new(Vec::new());
+        let bound = policy.bind().on_event(|e| {
+            if e.kind == redress_core::EventKind::Retry {
+                let woke = e.elapsed.saturating_add(e.delay);
+                waits.borrow_mut().push((e.delay, woke >= config.deadline));
+            }
+        });
         let mut now = Duration::ZERO;
         let mut run = Run {
             starts: Vec::new(),
@@ -176,19 +183,22 @@ pub fn sample(config: &PolicyConfig, options: &ScheduleOptions) -> Result<Envelo
         let (mut exec, mut action) = bound.start::<(), Failing>(now);
         let outcome = loop {
             action = match action {
-                Action::Attempt => {
+                Action::Attempt(_) => {
                     run.starts.push(now);
                     now = now.saturating_add(options.attempt_time);
                     exec.record(Err(Failing), now, &mut rng)
                 }
+                Action::SleepHooks => {
+                    exec.sleep_decided(exec.pending_sleep().run_hooks_blocking(), now)
+                }
                 Action::Sleep(delay) => {
                     now = now.saturating_add(delay);
-                    run.waits.push((delay, now >= config.deadline));
                     exec.resume(now)
                 }
-                Action::Done => break exec.finish(now),
+                Action::Done => break exec.finish(),
             };
         };
+        run.waits = waits.take();
         run.attempts = outcome.attempts;
         run.reason = outcome.stop_reason;
         run.elapsed = outcome.elapsed;

@@ -33,8 +33,8 @@ use redress_core::backoff::{Backoff, constant, retry_after_or, schedule};
 use redress_core::breaker::CircuitBreaker;
 use redress_core::budget::RollingBudget;
 use redress_core::{
-    Action, Bound, Classification, ConfigError, ErrorClass, Event, FastRng, Hooks, ManualClock,
-    Outcome, Policy, PolicyBuilder,
+    Action, Bound, Classification, ConfigError, ErrorClass, FastRng, Hooks, ManualClock, Outcome,
+    Policy, PolicyBuilder,
 };
 
 use crate::scenario::{CallSpec, PolicySpec, Scenario, ScriptedOutcome, StrategySpec};
@@ -248,16 +248,6 @@ fn with_shared_state(
     Ok(builder)
 }
 
-fn event_line(call: usize, event: &Event<'_>) -> EventLine {
-    let mut line = EventLine::new(call, event.kind, event.attempt);
-    line.sleep = event.delay;
-    line.class = event.class;
-    line.cause = event.cause;
-    line.stop_reason = event.stop_reason;
-    line.state = event.state;
-    line
-}
-
 /// Runs one call from the clock's current time; its events go to `lines`.
 /// One call of a scenario, as a runner plays it: each invocation of the
 /// operation takes the next script entry (the last one repeats).
@@ -318,18 +308,36 @@ pub trait Runner {
 
 /// The engine driven by hand on a [`ManualClock`]: no runner code at all,
 /// the reference point of the parity test.
+///
+/// As the reference does, it plays each attempt to completion unless an
+/// attempt timeout applies; [`Engine::cancelling`] plays it the way the
+/// async runners do, cut at its time limit (the deadline included).
 #[derive(Debug)]
 pub struct Engine {
     clock: ManualClock,
     rng: FastRng,
+    cancels: bool,
 }
 
 impl Engine {
-    /// An engine on a clock at zero, drawing jitter from `seed`.
+    /// An engine on a clock at zero, drawing jitter from `seed`, playing
+    /// attempts as the reference does.
     pub fn new(seed: u64) -> Self {
         Engine {
             clock: ManualClock::new(),
             rng: FastRng::seeded(seed),
+            cancels: false,
+        }
+    }
+
+    /// An engine that cuts every attempt at its
+    /// [`time_limit`](redress_core::Attempt::time_limit), as a runner that
+    /// can cancel attempts does: an attempt that would run past the
+    /// deadline ends there.
+    pub fn cancelling(seed: u64) -> Self {
+        Engine {
+            cancels: true,
+            ..Engine::new(seed)
         }
     }
 }
@@ -348,25 +356,29 @@ impl Runner for Engine {
         let (mut exec, mut action) = site.start::<ScriptedValue, ScriptedError>(clock.now());
         loop {
             action = match action {
-                Action::Attempt => {
+                Action::Attempt(attempt) => {
                     let (took, result) = call.next();
-                    match exec.attempt_timeout() {
-                        // The attempt overruns its timeout: it is cut there.
-                        Some(limit) if took > limit => {
-                            clock.advance(limit);
-                            exec.record_timeout(clock.now(), &mut self.rng)
-                        }
-                        _ => {
-                            clock.advance(took);
-                            exec.record(result, clock.now(), &mut self.rng)
-                        }
+                    let limit = attempt.time_limit();
+                    // Played to completion, as the reference does, unless
+                    // an attempt timeout applies (or this engine cancels
+                    // like the async runners): then it is cut at its limit.
+                    if (self.cancels || attempt.timeout.is_some()) && took > limit {
+                        clock.advance(limit);
+                        exec.record_timeout(clock.now(), &mut self.rng)
+                    } else {
+                        clock.advance(took);
+                        exec.record(result, clock, &mut self.rng)
                     }
+                }
+                Action::SleepHooks => {
+                    let decision = exec.pending_sleep().run_hooks_blocking();
+                    exec.sleep_decided(decision, clock.now())
                 }
                 Action::Sleep(delay) => {
                     clock.advance(delay);
                     exec.resume(clock.now())
                 }
-                Action::Done => return exec.finish(clock.now()),
+                Action::Done => return exec.finish(),
             };
         }
     }
@@ -391,7 +403,7 @@ pub fn play<Rn: Runner, X: Hooks + Clone>(
             .on_event(|event| {
                 lines
                     .borrow_mut()
-                    .push(TraceLine::Event(event_line(index, event)))
+                    .push(TraceLine::Event(EventLine::new(index, event)))
             })
             .hooks(extra.clone());
         let call = ScriptedCall::new(spec);
@@ -458,10 +470,10 @@ mod tests {
         let TraceLine::Event(retry) = trace.lines[0] else {
             unreachable!()
         };
-        assert_eq!(retry.event, EventKind::Retry);
-        assert_eq!(retry.sleep, Duration::from_secs(3));
-        assert_eq!(retry.class, Some(ErrorClass::RateLimit));
-        assert_eq!(retry.cause, Some(redress_core::Cause::Result));
+        assert_eq!(retry.event.kind, EventKind::Retry);
+        assert_eq!(retry.event.delay, Duration::from_secs(3));
+        assert_eq!(retry.event.class, Some(ErrorClass::RateLimit));
+        assert_eq!(retry.event.cause, Some(redress_core::Cause::Result));
         let TraceLine::Outcome(end) = trace.lines[2] else {
             unreachable!()
         };

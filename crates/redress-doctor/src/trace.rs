@@ -11,7 +11,7 @@
 use core::time::Duration;
 use std::io;
 
-use redress_core::{Cause, CircuitState, ErrorClass, EventKind, StopReason};
+use redress_core::{Cause, CircuitState, ErrorClass, Event, EventKind, StopReason};
 use serde::Serialize;
 
 /// A whole trace: the lines of every call, in order.
@@ -80,40 +80,23 @@ pub enum TraceLine {
     Outcome(OutcomeLine),
 }
 
-/// An event, as a trace line.
+/// An event, as a trace line: the engine's event itself, and the call it
+/// belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EventLine {
     /// The call's index in the scenario (0-based).
     pub call: usize,
-    /// What happened.
-    pub event: EventKind,
-    /// The attempt (0 for breaker events).
-    pub attempt: u32,
-    /// The delay before the next attempt (`retry`), else zero.
-    pub sleep: Duration,
-    /// The class of the last failure.
-    pub class: Option<ErrorClass>,
-    /// The cause of the last failure.
-    pub cause: Option<Cause>,
-    /// Why the call stopped, on stop events.
-    pub stop_reason: Option<StopReason>,
-    /// The breaker state, on breaker events.
-    pub state: Option<CircuitState>,
+    /// The event (its operation name is not part of a trace).
+    pub event: Event<'static>,
 }
 
 impl EventLine {
-    /// An event line with every optional field empty.
-    pub fn new(call: usize, event: EventKind, attempt: u32) -> Self {
+    /// The line of `event` in call `call`.
+    pub fn new(call: usize, event: &Event<'_>) -> Self {
         EventLine {
             call,
-            event,
-            attempt,
-            sleep: Duration::ZERO,
-            class: None,
-            cause: None,
-            stop_reason: None,
-            state: None,
+            event: event.without_operation(),
         }
     }
 }
@@ -203,15 +186,16 @@ impl TraceLine {
     pub fn to_text(&self) -> String {
         use crate::render::{approx, plural};
         match self {
-            TraceLine::Event(e) => {
+            TraceLine::Event(line) => {
+                let e = &line.event;
                 let n = e.attempt;
                 let stop = e.stop_reason.map_or("?", StopReason::as_str);
-                match e.event {
+                match e.kind {
                     EventKind::Success => format!("  attempt {n}: ok"),
                     EventKind::Retry => format!(
                         "  attempt {n}: {} -> retry in {}",
                         failure(e.class, e.cause),
-                        approx(e.sleep)
+                        approx(e.delay)
                     ),
                     EventKind::CircuitOpened => "  circuit breaker opened".to_owned(),
                     EventKind::CircuitHalfOpen => {
@@ -249,27 +233,27 @@ impl TraceLine {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use redress_core::{Cause, ErrorClass, EventKind};
+    /// use redress_core::{Cause, ErrorClass, Event, EventKind};
     /// use redress_doctor::trace::{EventLine, TraceLine};
     ///
-    /// let mut retry = EventLine::new(0, EventKind::Retry, 1);
-    /// retry.sleep = Duration::from_millis(500);
+    /// let mut retry = Event::new(EventKind::Retry, 1);
+    /// retry.delay = Duration::from_millis(500);
     /// retry.class = Some(ErrorClass::RateLimit);
     /// retry.cause = Some(Cause::Error);
     /// assert_eq!(
-    ///     TraceLine::Event(retry).to_json(),
+    ///     TraceLine::Event(EventLine::new(0, &retry)).to_json(),
     ///     r#"{"attempt": 1, "call": 0, "cause": "exception", "class": "RATE_LIMIT", "event": "retry", "sleep_s": 0.5, "state": null, "stop_reason": null}"#
     /// );
     /// ```
     pub fn to_json(&self) -> String {
         match self {
-            TraceLine::Event(e) => py_json(&EventWire {
+            TraceLine::Event(EventLine { call, event: e }) => py_json(&EventWire {
                 attempt: e.attempt,
-                call: e.call,
+                call: *call,
                 cause: e.cause.map(Cause::as_str),
                 class: e.class.map(ErrorClass::name),
-                event: e.event.as_str(),
-                sleep_s: seconds_6(e.sleep),
+                event: e.kind.as_str(),
+                sleep_s: seconds_6(e.delay),
                 state: e.state.map(CircuitState::as_str),
                 stop_reason: e.stop_reason.map(StopReason::as_str),
             }),
@@ -468,12 +452,12 @@ mod tests {
 
     #[test]
     fn lines_have_sorted_keys_and_python_separators() {
-        let mut stop = EventLine::new(3, EventKind::MaxAttemptsExceeded, 2);
+        let mut stop = Event::new(EventKind::MaxAttemptsExceeded, 2);
         stop.class = Some(ErrorClass::ServerError);
         stop.cause = Some(Cause::Result);
         stop.stop_reason = Some(StopReason::MaxAttemptsGlobal);
         assert_eq!(
-            TraceLine::Event(stop).to_json(),
+            TraceLine::Event(EventLine::new(3, &stop)).to_json(),
             r#"{"attempt": 2, "call": 3, "cause": "result", "class": "SERVER_ERROR", "event": "max_attempts_exceeded", "sleep_s": 0.0, "state": null, "stop_reason": "MAX_ATTEMPTS_GLOBAL"}"#
         );
         let mut outcome = OutcomeLine::new(1);
@@ -488,9 +472,12 @@ mod tests {
             "{\"call\": 1, \"outcome\": {\"attempts\": 3, \"cause\": null, \"elapsed_s\": 2.5, \"last_class\": null, \"ok\": true, \"operation_calls\": 3, \"stop_reason\": null}}\n"
         );
         // The keys come out in sorted order (what `sort_keys=True` does).
-        let mut event = EventLine::new(0, EventKind::CircuitOpened, 0);
+        let mut event = Event::new(EventKind::CircuitOpened, 0);
         event.state = Some(CircuitState::Open);
-        let lines = [TraceLine::Event(event).to_json(), trace.to_jsonl()];
+        let lines = [
+            TraceLine::Event(EventLine::new(0, &event)).to_json(),
+            trace.to_jsonl(),
+        ];
         let key_sets: [&[&str]; 2] = [
             &[
                 "attempt",

@@ -11,7 +11,7 @@
 //! | metric | type | labels | what |
 //! |---|---|---|---|
 //! | `redress_events_total` | counter | `event`, `class`, `stop_reason`, `operation` | every event the engine emits |
-//! | `redress_calls_total` | counter | `outcome`, `stop_reason`, `operation` | finished calls, by how they ended |
+//! | `redress_calls_total` | counter | `outcome`, `stop_reason`, `operation` | finished calls, by how they ended (from `on_call_end`: cancelled calls included) |
 //! | `redress_call_attempts` | histogram | `outcome`, `operation` | attempts per finished call (calls that made at least one) |
 //! | `redress_call_duration_seconds` | histogram | `outcome`, `operation` | time per finished call, sleeps included (calls that made at least one attempt) |
 //! | `redress_retry_delay_seconds` | histogram | `class`, `operation` | the delay before each retry |
@@ -64,7 +64,9 @@ use std::fmt;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Unit};
-use redress_core::{CircuitState, ErrorClass, Event, EventKind, Hooks, StopReason};
+use redress_core::{
+    CallEnd, CallStatus, CircuitState, ErrorClass, Event, EventKind, Hooks, StopReason,
+};
 
 /// The metric and label names.
 pub mod names {
@@ -118,10 +120,13 @@ pub enum CallOutcome {
     Aborted,
     /// The circuit breaker rejected the call.
     Rejected,
+    /// The call was dropped before it ended (its future dropped).
+    Cancelled,
 }
 
 impl CallOutcome {
-    /// `"success"`, `"failure"`, `"scheduled"`, `"aborted"` or `"rejected"`.
+    /// `"success"`, `"failure"`, `"scheduled"`, `"aborted"`, `"rejected"`
+    /// or `"cancelled"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             CallOutcome::Success => "success",
@@ -129,32 +134,31 @@ impl CallOutcome {
             CallOutcome::Scheduled => "scheduled",
             CallOutcome::Aborted => "aborted",
             CallOutcome::Rejected => "rejected",
+            CallOutcome::Cancelled => "cancelled",
         }
     }
 
-    /// The outcome a call has if `event` ends it; `None` for events that
-    /// don't (`retry` and the breaker transitions).
+    /// The outcome label of a call that ended as `end` says.
     ///
     /// ```
-    /// use redress_core::{Event, EventKind, StopReason};
+    /// use core::time::Duration;
+    /// use redress_core::{CallEnd, CallStatus, StopReason};
     /// use redress_metrics::CallOutcome;
     ///
-    /// assert_eq!(CallOutcome::of(&Event::new(EventKind::Success, 2)), Some(CallOutcome::Success));
-    /// assert_eq!(CallOutcome::of(&Event::new(EventKind::Retry, 1)), None);
-    /// let mut stop = Event::new(EventKind::DeadlineExceeded, 3);
-    /// stop.stop_reason = Some(StopReason::DeadlineExceeded);
-    /// assert_eq!(CallOutcome::of(&stop), Some(CallOutcome::Failure));
+    /// let of = |status| CallOutcome::of(&CallEnd::new(status, 1, Duration::ZERO));
+    /// assert_eq!(of(CallStatus::Succeeded), CallOutcome::Success);
+    /// assert_eq!(of(CallStatus::Stopped(StopReason::DeadlineExceeded)), CallOutcome::Failure);
+    /// assert_eq!(of(CallStatus::Stopped(StopReason::CircuitOpen)), CallOutcome::Rejected);
+    /// assert_eq!(of(CallStatus::Cancelled), CallOutcome::Cancelled);
     /// ```
-    pub fn of(event: &Event<'_>) -> Option<CallOutcome> {
-        match (event.kind, event.stop_reason) {
-            (EventKind::Success, _) => Some(CallOutcome::Success),
-            (EventKind::CircuitRejected, _) | (_, Some(StopReason::CircuitOpen)) => {
-                Some(CallOutcome::Rejected)
-            }
-            (_, Some(StopReason::Scheduled)) => Some(CallOutcome::Scheduled),
-            (_, Some(StopReason::Aborted)) => Some(CallOutcome::Aborted),
-            (_, Some(_)) => Some(CallOutcome::Failure),
-            (_, None) => None,
+    pub fn of(end: &CallEnd<'_>) -> CallOutcome {
+        match end.status {
+            CallStatus::Succeeded => CallOutcome::Success,
+            CallStatus::Stopped(StopReason::CircuitOpen) => CallOutcome::Rejected,
+            CallStatus::Stopped(StopReason::Scheduled) => CallOutcome::Scheduled,
+            CallStatus::Stopped(StopReason::Aborted) => CallOutcome::Aborted,
+            CallStatus::Cancelled => CallOutcome::Cancelled,
+            _ => CallOutcome::Failure,
         }
     }
 }
@@ -459,26 +463,20 @@ impl Hooks for MetricsHooks {
                 self.set(circuit, Slot::Circuit, circuit_state_value(state));
             }
         }
+    }
 
-        if let Some(outcome) = CallOutcome::of(event) {
-            let outcome_name = outcome.as_str();
-            let stop = match outcome {
-                CallOutcome::Rejected => Some(StopReason::CircuitOpen.as_str()),
-                _ => stop,
-            };
-            self.count(operation, Slot::Call(outcome_name, stop));
-            if event.attempt > 0 {
-                self.observe(
-                    operation,
-                    Slot::Attempts(outcome_name),
-                    f64::from(event.attempt),
-                );
-                self.observe(
-                    operation,
-                    Slot::Duration(outcome_name),
-                    event.elapsed.as_secs_f64(),
-                );
-            }
+    fn on_call_end(&self, end: &CallEnd<'_>) {
+        let operation = end.operation;
+        let outcome = CallOutcome::of(end).as_str();
+        let stop = end.stop_reason().map(StopReason::as_str);
+        self.count(operation, Slot::Call(outcome, stop));
+        if end.attempts > 0 {
+            self.observe(operation, Slot::Attempts(outcome), f64::from(end.attempts));
+            self.observe(
+                operation,
+                Slot::Duration(outcome),
+                end.elapsed.as_secs_f64(),
+            );
         }
     }
 }

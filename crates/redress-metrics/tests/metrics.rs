@@ -12,12 +12,14 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::Unit;
 use redress_core::{
-    CircuitState, ErrorClass, Event, EventKind, Hooks, ManualClock, Policy, StopReason,
+    CallEnd, CallStatus, CircuitState, ErrorClass, Event, EventKind, Hooks, ManualClock, Policy,
+    StopReason, execute_async,
 };
 use redress_metrics::{CallOutcome, MetricsHooks, circuit_state_value, names};
 use redress_sync::BlockingPolicy;
@@ -344,12 +346,45 @@ fn scheduled_and_aborted_calls_have_their_outcome() {
 }
 
 #[test]
+fn a_dropped_async_call_is_counted_as_cancelled() {
+    let capture = Capture::default();
+    let hooks = MetricsHooks::new();
+    let policy = Policy::builder()
+        .classifier(ScriptedClassifier)
+        .strategy(instant_retries())
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let op = ScriptedOperation::<()>::new()
+        .fail(ErrorClass::Transient)
+        .hang();
+    // A timer that never fires: the second attempt hangs until dropped.
+    let never = |_: Duration| std::future::pending::<()>();
+    metrics::with_local_recorder(&capture, || {
+        let site = policy.bind().operation("upload").hooks(&hooks);
+        let mut call = std::pin::pin!(execute_async(&site, &never, &clock, || op.call_async()));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(call.as_mut().poll(&mut cx).is_pending());
+    });
+    let op_label = ("operation", "upload");
+    assert_eq!(
+        capture.counter(names::CALLS_TOTAL, &[("outcome", "cancelled"), op_label]),
+        Some(1)
+    );
+    assert_eq!(
+        capture.histogram(names::CALL_ATTEMPTS, &[("outcome", "cancelled"), op_label]),
+        [2.0]
+    );
+}
+
+#[test]
 fn metrics_are_described_once_with_units() {
     let capture = Capture::default();
     let hooks = MetricsHooks::new();
     metrics::with_local_recorder(&capture, || {
         for _ in 0..3 {
             hooks.on_event(&Event::new(EventKind::Success, 1));
+            hooks.on_call_end(&CallEnd::new(CallStatus::Succeeded, 1, Duration::ZERO));
         }
     });
     let described = capture.descriptions();
@@ -374,10 +409,18 @@ fn outcome_names() {
         CallOutcome::Scheduled,
         CallOutcome::Aborted,
         CallOutcome::Rejected,
+        CallOutcome::Cancelled,
     ];
     let names: Vec<String> = all.iter().map(ToString::to_string).collect();
     assert_eq!(
         names,
-        ["success", "failure", "scheduled", "aborted", "rejected"]
+        [
+            "success",
+            "failure",
+            "scheduled",
+            "aborted",
+            "rejected",
+            "cancelled"
+        ]
     );
 }

@@ -26,7 +26,8 @@ use metrics::{
 };
 use redress_core::backoff::constant;
 use redress_core::{
-    CircuitState, ErrorClass, Event, EventKind, Hooks, ManualClock, Policy, StopReason,
+    CallEnd, CallStatus, CircuitState, ErrorClass, Event, EventKind, Hooks, ManualClock, Policy,
+    StopReason,
 };
 use redress_metrics::MetricsHooks;
 use redress_sync::BlockingPolicy;
@@ -105,14 +106,33 @@ fn events_allocate_nothing_once_registered() {
     let hooks = MetricsHooks::new();
     let events = events();
 
+    let mut ends = [
+        CallEnd::new(
+            CallStatus::Stopped(StopReason::MaxAttemptsGlobal),
+            3,
+            Duration::from_secs(1),
+        ),
+        CallEnd::new(CallStatus::Succeeded, 2, Duration::from_millis(300)),
+        CallEnd::new(CallStatus::Cancelled, 1, Duration::from_millis(10)),
+    ];
+    for end in &mut ends {
+        end.operation = Some("fetch_user");
+    }
+
     // Warm up: registers every series.
     for e in &events {
         hooks.on_event(e);
+    }
+    for end in &ends {
+        hooks.on_call_end(end);
     }
     let region = Region::new(GLOBAL);
     for _ in 0..100 {
         for e in &events {
             hooks.on_event(e);
+        }
+        for end in &ends {
+            hooks.on_call_end(end);
         }
     }
     let stats = region.change();
@@ -121,7 +141,7 @@ fn events_allocate_nothing_once_registered() {
         (0, 0, 0),
         "events allocated: {stats:?}"
     );
-    // Every event counted, and each call-ending one counted a call too.
+    // Every event counted, and every call end.
     assert_eq!(recorder.counter.load(Ordering::Relaxed), 101 * (5 + 3));
 
     // A whole call through the runner, hooks attached, allocates nothing.

@@ -154,30 +154,22 @@ where
         let clock = self.clock_ref().resolve(&SystemClock);
         let sleeper = self.sleeper_ref().resolve(&ThreadSleeper);
         let mut rng = self.rng();
-        // One clock reading per step: the attempt that follows a step starts
-        // at that step's reading, and the call ends at the last one.
-        let mut now = clock.now();
-        let mut exec = self.execution(now);
-        let mut action = exec.begin(now);
+        let start = clock.now();
+        let mut exec = self.execution(start);
+        exec.measure_success(success_elapsed);
+        let mut action = exec.begin(start);
         loop {
             action = match action {
-                Action::Attempt => {
-                    let result = operation(exec.attempt(now));
-                    let read = || {
-                        now = clock.now();
-                        now
-                    };
-                    exec.record_with(result, read, success_elapsed, &mut rng)
+                Action::Attempt(attempt) => exec.record(operation(attempt), clock, &mut rng),
+                Action::SleepHooks => {
+                    let decision = exec.pending_sleep().run_hooks_blocking();
+                    exec.sleep_decided(decision, clock.now())
                 }
                 Action::Sleep(delay) => {
-                    // Sleep hooks may have taken time: never sleep past the
-                    // deadline.
-                    let delay = exec.sleep_time(delay, || clock.now());
                     sleeper.sleep(delay);
-                    now = clock.now();
-                    exec.resume(now)
+                    exec.resume(clock.now())
                 }
-                Action::Done => return exec.take_outcome(now),
+                Action::Done => return exec.take_outcome(),
             };
         }
     }

@@ -221,7 +221,7 @@ fn a_rejected_call_never_runs_the_operation() {
     assert_eq!(err.source().map(|e| e.to_string()), None);
     assert_eq!(
         err.to_string(),
-        "retries stopped (CIRCUIT_OPEN) after 0 attempts"
+        "not attempted: the circuit breaker is open"
     );
     assert_eq!(log.take(), ["circuit_rejected #0 state=open operation=get"]);
 }
@@ -743,7 +743,7 @@ fn a_budget_shared_by_two_policies_stops_both() {
     assert_eq!(err.last_class, Some(ErrorClass::ServerError));
     assert_eq!(
         err.to_string(),
-        "retries stopped (BUDGET_EXHAUSTED) after 3 attempts: fault SERVER_ERROR"
+        "gave up after 3 attempts: the retry budget is exhausted (last failure: SERVER_ERROR)"
     );
     assert_eq!(
         log.take(),

@@ -606,10 +606,7 @@ fn abort_before_the_first_attempt() {
 
     let err = bound.call(|| op.run()).unwrap_err();
     assert!(matches!(err.failure, Failure::NotAttempted));
-    assert_eq!(
-        err.to_string(),
-        "retries stopped (ABORTED) after 0 attempts"
-    );
+    assert_eq!(err.to_string(), "not attempted: the call was aborted");
     assert!(err.source().is_none());
 }
 
@@ -1120,7 +1117,7 @@ fn result_based_retries_return_the_last_flagged_value() {
     assert!(err.source().is_none());
     assert_eq!(
         err.to_string(),
-        "retries stopped (MAX_ATTEMPTS_GLOBAL) after 3 attempts: last result was flagged as SERVER_ERROR"
+        "gave up after 3 attempts: the attempt limit was reached (the last result was flagged as SERVER_ERROR)"
     );
     assert_eq!(
         events.take(),
@@ -1425,7 +1422,7 @@ fn retry_helper_uses_the_reference_defaults() {
     assert!(
         boxed
             .to_string()
-            .starts_with("retries stopped (NON_RETRYABLE_CLASS) after 1 attempt: ")
+            .starts_with("gave up after 1 attempt: the failure is not retryable")
     );
 }
 
@@ -1443,7 +1440,7 @@ fn retry_error_display_and_source() {
     let err = bound.call(|| op.run()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "retries stopped (MAX_ATTEMPTS_GLOBAL) after 2 attempts: boom #2"
+        "gave up after 2 attempts: the attempt limit was reached (last failure: TRANSIENT)"
     );
     let source = err.source().expect("the last error is the source");
     assert_eq!(source.to_string(), "boom #2");
@@ -1454,7 +1451,7 @@ fn retry_error_display_and_source() {
     let err = bound.call(|| op.run()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "retries stopped (NON_RETRYABLE_CLASS) after 1 attempt: boom #1"
+        "gave up after 1 attempt: the failure is not retryable (last failure: PERMANENT)"
     );
     assert!(!err.is_circuit_open());
     assert_eq!(err.into_last_error().map(|b| b.n), Some(1));

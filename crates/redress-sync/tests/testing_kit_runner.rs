@@ -180,7 +180,7 @@ fn retry_after_hints_are_honored() {
             "success#3"
         ]
     );
-    assert_eq!(recorder.trace().events()[0].retry_after, Some(secs(7)));
+    assert_eq!(recorder.trace().events()[0].retry_after(), Some(secs(7)));
     assert_eq!(clock.now(), ms(7_500));
 }
 

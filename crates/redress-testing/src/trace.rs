@@ -1,20 +1,21 @@
 //! Recording what a call did, and asserting on it.
 
 use core::fmt;
+use core::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use redress_core::{
-    AttemptStart, Bound, Cause, CircuitState, ErrorClass, ErrorClassifier, Event, EventKind, Hooks,
-    NoResultClassifier, Outcome, Policy, StopReason, Timeline, TimelineEntry,
+    Bound, CallEnd, CallStatus, ErrorClass, ErrorClassifier, Event, EventKind, Hooks,
+    NoResultClassifier, Outcome, Policy, StopReason, Timeline,
 };
 
-/// One event, owned: what a [`TraceRecorder`] keeps.
+/// One event, kept: the engine's [`Event`] itself, and the operation name
+/// it carried (an event only borrows it). It dereferences to the event, so
+/// `recorded.kind`, `recorded.attempt`, `recorded.retry_after()` read it
+/// directly.
 ///
-/// Its `Display` is a compact, stable form meant for assertions:
-/// `kind#attempt`, then the class, the delay (`retry` and `scheduled`),
-/// the stop reason, and the state (`circuit_rejected`), each when present.
-/// Breaker events carry no attempt.
+/// Its `Display` is the event's [compact form](Event::compact):
 ///
 /// ```text
 /// retry#1 TRANSIENT 100ms
@@ -27,107 +28,41 @@ use redress_core::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedEvent {
-    /// What happened.
-    pub kind: EventKind,
-    /// The attempt it is about (0 for breaker events).
-    pub attempt: u32,
-    /// The delay before the next attempt (`retry`, `scheduled`), else zero.
-    pub delay: Duration,
-    /// The class of the last failure.
-    pub class: Option<ErrorClass>,
-    /// The cause of the last failure.
-    pub cause: Option<Cause>,
-    /// The short type name of the last error (the `err` tag).
-    pub error_type: Option<&'static str>,
-    /// Why the call stopped, on stop events.
-    pub stop_reason: Option<StopReason>,
-    /// The breaker state, on breaker events.
-    pub state: Option<CircuitState>,
-    /// The operation name.
+    /// The event, without its operation name.
+    pub event: Event<'static>,
+    /// The operation name the event carried.
     pub operation: Option<String>,
-    /// Time since the call started.
-    pub elapsed: Duration,
-    /// The failure's retry-after hint, when it had one.
-    pub retry_after: Option<Duration>,
 }
 
-impl RecordedEvent {
-    /// Whether the event ends a call (`success`, a stop event, or
-    /// `circuit_rejected`). Breaker transitions that follow it
-    /// (`circuit_opened`, `circuit_closed`) still belong to the call.
-    pub fn is_terminal(&self) -> bool {
-        self.kind == EventKind::Success
-            || self.kind == EventKind::CircuitRejected
-            || self.stop_reason.is_some()
-    }
+impl Deref for RecordedEvent {
+    type Target = Event<'static>;
 
-    /// The stop reason the call reports if this event ends it
-    /// (`CIRCUIT_OPEN` for `circuit_rejected`).
-    fn call_stop_reason(&self) -> Option<StopReason> {
-        match self.kind {
-            EventKind::CircuitRejected => Some(StopReason::CircuitOpen),
-            _ => self.stop_reason,
-        }
+    fn deref(&self) -> &Event<'static> {
+        &self.event
     }
 }
 
 impl From<&Event<'_>> for RecordedEvent {
     fn from(e: &Event<'_>) -> Self {
         RecordedEvent {
-            kind: e.kind,
-            attempt: e.attempt,
-            delay: e.delay,
-            class: e.class,
-            cause: e.cause,
-            error_type: e.error_type,
-            stop_reason: e.stop_reason,
-            state: e.state,
+            event: e.without_operation(),
             operation: e.operation.map(str::to_owned),
-            elapsed: e.elapsed,
-            retry_after: e.classification.and_then(|c| c.retry_after),
         }
     }
 }
 
-impl From<&TimelineEntry> for RecordedEvent {
-    fn from(e: &TimelineEntry) -> Self {
+impl From<Event<'static>> for RecordedEvent {
+    fn from(event: Event<'static>) -> Self {
         RecordedEvent {
-            kind: e.kind,
-            attempt: e.attempt,
-            delay: e.delay,
-            class: e.class,
-            cause: e.cause,
-            error_type: None,
-            stop_reason: e.stop_reason,
-            state: e.state,
-            operation: None,
-            elapsed: e.elapsed,
-            retry_after: None,
+            operation: event.operation.map(str::to_owned),
+            event,
         }
     }
 }
 
 impl fmt::Display for RecordedEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind.as_str())?;
-        if !self.kind.is_breaker_event() {
-            write!(f, "#{}", self.attempt)?;
-        }
-        if let Some(class) = self.class {
-            write!(f, " {class}")?;
-        }
-        if matches!(self.kind, EventKind::Retry | EventKind::Scheduled) {
-            write!(f, " {:?}", self.delay)?;
-        }
-        if let Some(reason) = self.stop_reason {
-            write!(f, " {reason}")?;
-        }
-        if self.kind == EventKind::CircuitRejected {
-            if let Some(state) = self.state {
-                write!(f, " {state}")?;
-            }
-        }
-        Ok(())
+        self.event.compact().fmt(f)
     }
 }
 
@@ -154,14 +89,23 @@ impl fmt::Display for RecordedEvent {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trace {
     events: Vec<RecordedEvent>,
+    end: Option<CallStatus>,
 }
 
 impl Trace {
-    /// A trace of these events.
+    /// A trace of these events (of a call that has not ended, or whose end
+    /// was not recorded).
     pub fn from_events(events: impl IntoIterator<Item = RecordedEvent>) -> Self {
         Trace {
             events: events.into_iter().collect(),
+            end: None,
         }
+    }
+
+    /// How the (last) call ended, as its `on_call_end` said; `None` while
+    /// it runs, or when the trace was built from events alone.
+    pub fn end(&self) -> Option<CallStatus> {
+        self.end
     }
 
     /// The events, in order.
@@ -199,35 +143,44 @@ impl Trace {
             .collect()
     }
 
-    /// The event that ended the (last) call, if it ended.
+    /// The event that ended the (last) call, if it ended: `success` or the
+    /// stop event.
     pub fn terminal(&self) -> Option<&RecordedEvent> {
-        self.events.iter().rev().find(|e| e.is_terminal())
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e.kind == EventKind::Success || e.stop_reason.is_some())
     }
 
     /// Whether the (last) call ended.
     pub fn is_finished(&self) -> bool {
-        self.terminal().is_some()
+        self.end.is_some() || self.terminal().is_some()
     }
 
     /// Whether the (last) call ended in success.
     pub fn is_success(&self) -> bool {
-        self.terminal()
-            .is_some_and(|e| e.kind == EventKind::Success)
-    }
-
-    /// Why the (last) call stopped: `None` on success or while unfinished;
-    /// `CIRCUIT_OPEN` when the breaker rejected it.
-    pub fn stop_reason(&self) -> Option<StopReason> {
-        self.terminal().and_then(RecordedEvent::call_stop_reason)
-    }
-
-    /// The attempts the (last) call made: the ending event's attempt, or
-    /// the highest attempt seen while it runs.
-    pub fn attempts(&self) -> u32 {
-        match self.terminal() {
-            Some(e) => e.attempt,
-            None => self.events.iter().map(|e| e.attempt).max().unwrap_or(0),
+        match self.end {
+            Some(end) => end == CallStatus::Succeeded,
+            None => self
+                .terminal()
+                .is_some_and(|e| e.kind == EventKind::Success),
         }
+    }
+
+    /// Why the (last) call stopped: `None` on success, after a
+    /// cancellation or while unfinished; `CIRCUIT_OPEN` when the breaker
+    /// rejected it.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        match self.end {
+            Some(end) => end.stop_reason(),
+            None => self.terminal().and_then(|e| e.stop_reason),
+        }
+    }
+
+    /// The attempts the (last) call made: the highest attempt its events
+    /// name.
+    pub fn attempts(&self) -> u32 {
+        self.events.iter().map(|e| e.attempt).max().unwrap_or(0)
     }
 
     /// The class of the last failure seen.
@@ -260,7 +213,10 @@ impl fmt::Display for Trace {
 
 impl From<&Timeline> for Trace {
     fn from(timeline: &Timeline) -> Self {
-        Trace::from_events(timeline.entries().iter().map(RecordedEvent::from))
+        Trace {
+            events: timeline.entries().iter().map(RecordedEvent::from).collect(),
+            end: timeline.end(),
+        }
     }
 }
 
@@ -271,9 +227,11 @@ impl From<&Timeline> for Trace {
 /// thread-safe, but splitting into calls assumes the calls it watches run
 /// one at a time; give concurrent calls a recorder each.
 ///
-/// A call's events run from its first event (or first attempt) to the event
-/// that ends it (`success`, a stop event, `circuit_rejected`), plus the
-/// breaker transition its outcome caused, which the engine reports last.
+/// A call's events run from its first event to its end, which the engine
+/// reports once per call (`on_call_end`), after every other event of the
+/// call (the breaker transition its outcome caused included): a success, a
+/// stop (`CIRCUIT_OPEN` for a rejected call), or a cancellation (its future
+/// dropped).
 ///
 /// ```
 /// use std::time::Duration;
@@ -314,30 +272,13 @@ pub struct TraceRecorder {
 #[derive(Debug, Default)]
 struct Recording {
     all: Trace,
-    /// The calls that ended (or were abandoned).
+    /// The calls that ended.
     done: Vec<Trace>,
     /// The call running now.
     current: Option<Trace>,
-    /// Attempts started by the current call.
-    started: u32,
 }
 
 impl Recording {
-    /// The running call, started if there is none.
-    fn current(&mut self) -> &mut Trace {
-        if self.current.is_none() {
-            self.started = 0;
-        }
-        self.current.get_or_insert_with(Trace::default)
-    }
-
-    /// Moves the running call to the done ones.
-    fn end_current(&mut self) {
-        if let Some(call) = self.current.take() {
-            self.done.push(call);
-        }
-    }
-
     fn calls(&self) -> impl Iterator<Item = &Trace> {
         self.done.iter().chain(&self.current)
     }
@@ -354,7 +295,7 @@ impl TraceRecorder {
         self.lock().all.clone()
     }
 
-    /// The calls recorded, in order, each with its events.
+    /// The calls recorded, in order, each with its events and end.
     pub fn calls(&self) -> Vec<Trace> {
         self.lock().calls().cloned().collect()
     }
@@ -400,42 +341,20 @@ impl Hooks for TraceRecorder {
     fn on_event(&self, event: &Event<'_>) {
         let event = RecordedEvent::from(event);
         let mut rec = self.lock();
+        if rec.current.is_none() {
+            // A new call: the whole trace's end is now this call's.
+            rec.all.end = None;
+        }
         rec.all.push(event.clone());
-        let late_transition = matches!(
-            event.kind,
-            EventKind::CircuitOpened | EventKind::CircuitClosed
-        );
-        if late_transition && rec.current.is_none() {
-            if let Some(previous) = rec.done.last_mut() {
-                previous.push(event);
-                return;
-            }
-        }
-        // Events that come before a call's first attempt: a running call
-        // that already made attempts was abandoned.
-        let opens_call = matches!(
-            event.kind,
-            EventKind::CircuitHalfOpen | EventKind::CircuitRejected
-        );
-        if opens_call && rec.started > 0 {
-            rec.end_current();
-        }
-        let terminal = event.is_terminal();
-        rec.current().push(event);
-        if terminal {
-            rec.end_current();
-        }
+        rec.current.get_or_insert_with(Trace::default).push(event);
     }
 
-    fn on_attempt_start(&self, attempt: &AttemptStart<'_>) {
+    fn on_call_end(&self, end: &CallEnd<'_>) {
         let mut rec = self.lock();
-        if attempt.attempt <= 1 && rec.current.is_some() && rec.started > 0 {
-            // A first attempt while a call that ran attempts is open: that
-            // call was abandoned (its future dropped) without an ending.
-            rec.end_current();
-        }
-        let _ = rec.current();
-        rec.started = attempt.attempt;
+        rec.all.end = Some(end.status);
+        let mut call = rec.current.take().unwrap_or_default();
+        call.end = Some(end.status);
+        rec.done.push(call);
     }
 }
 
@@ -709,7 +628,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
-    use redress_core::Classification;
+    use redress_core::{CircuitState, Classification};
 
     fn event(kind: EventKind, attempt: u32) -> Event<'static> {
         Event::new(kind, attempt)
@@ -722,10 +641,13 @@ mod tests {
         e.class = Some(ErrorClass::RateLimit);
         e.delay = Duration::from_secs(2);
         e.stop_reason = Some(StopReason::Scheduled);
-        e.classification = Some(&c);
+        e.classification = Some(c);
         let r = RecordedEvent::from(&e);
         assert_eq!(r.to_string(), "scheduled#1 RATE_LIMIT 2s SCHEDULED");
-        assert_eq!(r.retry_after, Some(Duration::from_secs(2)));
+        assert_eq!(
+            r.classification.and_then(|c| c.retry_after),
+            Some(Duration::from_secs(2))
+        );
         let mut e = event(EventKind::CircuitRejected, 0);
         e.state = Some(CircuitState::HalfOpen);
         assert_eq!(
@@ -751,7 +673,7 @@ mod tests {
     }
 
     #[test]
-    fn calls_are_split_with_their_late_transitions() {
+    fn calls_are_split_at_their_ends() {
         use crate::{FakeBreaker, ScriptedClassifier, ScriptedOperation, instant_retries};
         use redress_core::{ManualClock, execute_async};
 
@@ -773,7 +695,8 @@ mod tests {
         let rec = TraceRecorder::new();
         let site = policy.bind().hooks(rec.clone());
         let clock = ManualClock::new();
-        let sleeper = crate::instant_sleeper(&clock);
+        // A timer that never fires: the hanging attempt stays pending.
+        let sleeper = |_: Duration| core::future::pending::<()>();
         let op = ScriptedOperation::new()
             .fail(ErrorClass::Transient)
             .hang()
@@ -799,7 +722,8 @@ mod tests {
         );
         assert_eq!(calls[1].stop_reason(), Some(StopReason::CircuitOpen));
         assert_eq!(calls[2].kinds(), [EventKind::CircuitHalfOpen]);
-        assert!(!calls[2].is_finished());
+        assert_eq!(calls[2].end(), Some(CallStatus::Cancelled));
+        assert_eq!(calls[2].stop_reason(), None);
         assert_eq!(
             calls[3].kinds(),
             [

@@ -17,7 +17,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use redress_core::backoff::constant;
-use redress_core::{ErrorClass, Failure, ManualClock, Policy, StopReason, execute_async};
+use redress_core::{
+    CallStatus, ErrorClass, Failure, ManualClock, Policy, StopReason, execute_async,
+};
 use redress_testing::{
     DeterministicStrategy, FakeBreaker, ScriptedClassifier, ScriptedOperation, TraceRecorder,
     assert_events, assert_stop_reason, instant_sleeper,
@@ -124,6 +126,31 @@ fn the_last_timeout_is_reported() {
 }
 
 #[test]
+fn a_hanging_attempt_without_a_timeout_ends_at_the_deadline() {
+    let policy = Policy::builder()
+        .classifier(ScriptedClassifier)
+        .strategy(constant(secs(1)))
+        .deadline(secs(10))
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let op = ScriptedOperation::<()>::new().hang();
+    // On virtual time the deadline's timer fires as soon as it is polled.
+    let outcome = poll_once(execute_async(
+        &policy.bind().capture_timeline(),
+        &instant_sleeper(&clock),
+        &clock,
+        || op.call_async(),
+    ))
+    .unwrap();
+    assert_stop_reason!(outcome, DeadlineExceeded);
+    assert!(matches!(outcome.result, Err(Failure::TimedOut(d)) if d == secs(10)));
+    assert_eq!(outcome.elapsed, secs(10));
+    assert_eq!(clock.now(), secs(10));
+    assert_events!(outcome, [DeadlineExceeded]);
+}
+
+#[test]
 fn a_dropped_probe_is_a_cancellation() {
     let breaker = Arc::new(FakeBreaker::new().then_probe());
     let policy = Policy::builder()
@@ -135,21 +162,17 @@ fn a_dropped_probe_is_a_cancellation() {
     let clock = ManualClock::new();
     let recorder = TraceRecorder::new();
     let site = policy.bind().hooks(recorder.clone());
-    // The attempt hangs and no timeout is set: the call is still running
-    // after the poll, and dropping it cancels it.
+    // The attempt hangs and its timer never fires: the call is still
+    // running after the poll, and dropping it cancels it.
+    let never = |_: Duration| core::future::pending::<()>();
     let op = ScriptedOperation::<()>::new().hang();
-    let pending = poll_once(execute_async(
-        &site,
-        &instant_sleeper(&clock),
-        &clock,
-        || op.call_async(),
-    ));
+    let pending = poll_once(execute_async(&site, &never, &clock, || op.call_async()));
     assert!(pending.is_none());
     assert_eq!(breaker.cancellations(), 1);
     assert_eq!(op.calls(), 1);
     let call = recorder.last_call().unwrap();
-    assert!(!call.is_finished());
     assert_events!(call, [CircuitHalfOpen]);
+    assert_eq!(call.end(), Some(CallStatus::Cancelled));
     assert_eq!(call.stop_reason(), None::<StopReason>);
 }
 

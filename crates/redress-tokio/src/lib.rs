@@ -1,14 +1,17 @@
 //! The tokio runner of [redress](https://docs.rs/redress).
 //!
-//! A thin adapter: [`TokioSleeper`] and [`TokioClock`] plug `tokio::time`
-//! into the runtime-agnostic async runner of `redress-core`
-//! ([`execute_async`](redress_core::execute_async)), and [`call`], [`execute`] and [`retry`] run a call
-//! site with them. Every decision is the engine's, so a policy behaves the
-//! same here as in the blocking runner.
+//! A thin adapter: [`Tokio`] is tokio's timer and clock as redress's async
+//! runner needs them, and [`AsyncPolicy`] adds `call_async`,
+//! `execute_async` and their `_with` forms to every policy and call site,
+//! running on tokio. The loop itself and every decision are
+//! `redress-core`'s, so a policy behaves the same here as in the blocking
+//! runner. (Through the facade, `redress::AsyncPolicy` is the same
+//! methods.)
 //!
 //! ```
 //! use std::time::Duration;
 //! use redress_core::{backoff::constant, ErrorClass, Policy};
+//! use redress_tokio::AsyncPolicy;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,14 +21,15 @@
 //!     .build()?;
 //!
 //! let mut tries = 0;
-//! let value = redress_tokio::call(&policy.bind(), || {
-//!     tries += 1;
-//!     let attempt = tries;
-//!     async move {
-//!         if attempt < 3 { Err(std::io::Error::other("flaky")) } else { Ok(attempt) }
-//!     }
-//! })
-//! .await?;
+//! let value = policy
+//!     .call_async(|| {
+//!         tries += 1;
+//!         let attempt = tries;
+//!         async move {
+//!             if attempt < 3 { Err(std::io::Error::other("flaky")) } else { Ok(attempt) }
+//!         }
+//!     })
+//!     .await?;
 //! assert_eq!(value, 3);
 //! # Ok(())
 //! # }
@@ -37,49 +41,51 @@
 //! `tokio::time::Instant`, so `#[tokio::test(start_paused = true)]` runs a
 //! 60-second envelope in microseconds, deterministically.
 //!
-//! # Cancellation and timeouts
+//! # Cancellation and time limits
 //!
 //! Dropping the returned future (for example in a `select!`, or with
 //! `tokio::time::timeout`) cancels the call at once: the attempt's future is
-//! dropped and a half-open breaker probe is released. With a policy
-//! `attempt_timeout`, an attempt that overruns is dropped and counts as a
-//! `TRANSIENT` failure; the deadline still bounds the whole call.
+//! dropped, a half-open breaker probe is released, and the call ends as
+//! cancelled. Each attempt runs under its time limit (the policy's
+//! `attempt_timeout`, never past the deadline): one that overruns the
+//! attempt timeout is dropped and counts as a `TRANSIENT` failure, one that
+//! reaches the deadline ends the call with `DEADLINE_EXCEEDED`, so a call
+//! never outlives its deadline.
 //!
 //! # `Send`
 //!
 //! The future is `Send` when the operation's futures are and the call
-//! site's hooks are `Sync`, so it can be `tokio::spawn`ed. It holds no box:
-//! measured on x86-64, a call is about 1 KB plus the operation's future
-//! (the engine's per-call state and one tokio `Sleep`, which is 112 bytes;
-//! a test guards the size).
+//! site's hooks are `Sync`, so it can be `tokio::spawn`ed. It holds no box;
+//! a test guards its size.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::future::Future;
 use std::time::Duration;
 
-use redress_core::{
-    AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, SystemClock, call_on, execute_on,
-};
+use redress_core::{AsyncSleeper, Clock, Policy, RetryError, SystemClock};
 
-/// Sleeps with `tokio::time::sleep`.
+/// tokio's timer and clock: sleeps with `tokio::time::sleep`, reads
+/// `tokio::time::Instant` (so paused test time is followed).
+///
+/// Readings share the [`SystemClock`]'s epoch: a breaker or budget can be
+/// shared between tokio and blocking calls. A call site can use it as its
+/// own sleeper or clock too (`.sleeper(Tokio)`).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TokioSleeper;
+pub struct Tokio;
 
-impl TokioSleeper {
+impl Tokio {
     /// Whether the current thread runs inside a tokio runtime, where
     /// `tokio::time::sleep` works (outside one it panics). Code that can
     /// run on more than one runtime checks this before choosing a sleeper.
     ///
     /// ```
-    /// use redress_tokio::TokioSleeper;
+    /// use redress_tokio::Tokio;
     ///
-    /// assert!(!TokioSleeper::runtime_available());
+    /// assert!(!Tokio::runtime_available());
     /// let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-    /// runtime.block_on(async { assert!(TokioSleeper::runtime_available()) });
+    /// runtime.block_on(async { assert!(Tokio::runtime_available()) });
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[must_use]
@@ -89,7 +95,7 @@ impl TokioSleeper {
     }
 }
 
-impl AsyncSleeper for TokioSleeper {
+impl AsyncSleeper for Tokio {
     type Sleep = tokio::time::Sleep;
 
     #[inline]
@@ -98,59 +104,44 @@ impl AsyncSleeper for TokioSleeper {
     }
 }
 
-/// Reads `tokio::time::Instant`, so paused test time is followed.
-///
-/// Readings share the [`SystemClock`]'s epoch: a breaker or budget can be
-/// shared between tokio and blocking calls.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
+impl Clock for Tokio {
     #[inline]
     fn now(&self) -> Duration {
         SystemClock::since_epoch(tokio::time::Instant::now().into_std())
     }
 }
 
-/// Runs `operation` at the call site on tokio and returns the whole
-/// [`Outcome`].
-///
-/// The call site's sleeper and clock default to [`TokioSleeper`] and
-/// [`TokioClock`].
-pub async fn execute<C, R, H, S, K, A, T, E, F, Fut>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    operation: F,
-) -> Outcome<T, E>
-where
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<TokioSleeper, Value: AsyncSleeper>,
-    K: Slot<TokioClock, Value: Clock>,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    execute_on(site, &TokioSleeper, &TokioClock, operation).await
-}
-
-/// Runs `operation` at the call site on tokio; returns the value, or a
-/// [`RetryError`] with the stop reason and the last error or flagged value.
-pub async fn call<C, R, H, S, K, A, T, E, F, Fut>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    operation: F,
-) -> Result<T, RetryError<E, T>>
-where
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<TokioSleeper, Value: AsyncSleeper>,
-    K: Slot<TokioClock, Value: Clock>,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    call_on(site, &TokioSleeper, &TokioClock, operation).await
+redress_core::async_policy! {
+    /// Runs operations under a policy on tokio: `call_async`,
+    /// `execute_async` and their `_with` forms, on every [`Policy`] and
+    /// [`Bound`](redress_core::Bound) call site. A call site's own
+    /// `.sleeper(..)` and `.clock(..)` replace [`Tokio`]'s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redress_core::{backoff::constant, ErrorClass, Policy};
+    /// use redress_tokio::AsyncPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let policy = Policy::builder()
+    ///     .classifier(|_: &std::io::Error| ErrorClass::Transient)
+    ///     .strategy(constant(Duration::from_secs(1)))
+    ///     .attempt_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// let outcome = policy
+    ///     .bind()
+    ///     .operation("fetch")
+    ///     .execute_async_with(|attempt| async move {
+    ///         // Each attempt knows its number and time limit.
+    ///         Ok::<_, std::io::Error>((attempt.number, attempt.time_limit()))
+    ///     })
+    ///     .await;
+    /// assert_eq!(outcome.result.ok(), Some((1, Duration::from_secs(2))));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait AsyncPolicy on Tokio
 }
 
 /// Retries `operation` with the one-line defaults ([`Policy::default`]: the
@@ -181,7 +172,7 @@ pub async fn retry<T, E, F, Fut>(operation: F) -> Result<T, RetryError<E, T>>
 where
     E: std::error::Error + 'static,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
-    call(&Policy::shared_default().bind(), operation).await
+    Policy::shared_default().call_async(operation).await
 }

@@ -18,6 +18,7 @@ use redress_core::breaker::CircuitBreaker;
 use redress_core::{
     AbortSignal, CircuitState, ErrorClass, EventKind, Failure, Policy, SleepDecision, StopReason,
 };
+use redress_tokio::AsyncPolicy;
 use tokio::time::Instant;
 
 #[derive(Debug, PartialEq)]
@@ -50,7 +51,7 @@ async fn a_sixty_second_envelope_runs_on_paused_time() {
         .unwrap();
     let wall = std::time::Instant::now();
     let start = Instant::now();
-    let outcome = redress_tokio::execute(&policy.bind(), || async { Err::<(), _>(Boom) }).await;
+    let outcome = AsyncPolicy::execute_async(&policy.bind(), || async { Err::<(), _>(Boom) }).await;
     assert_eq!(outcome.stop_reason, Some(StopReason::DeadlineExceeded));
     // 8 sleeps of 7 s, then a last one clamped to the 4 s left: the deadline
     // is hit exactly at 60 s of virtual time.
@@ -78,7 +79,7 @@ async fn an_attempt_that_overruns_its_timeout_is_dropped_and_retried() {
         .bind()
         .on_event(|e| events.lock().unwrap().push((e.kind, e.class, e.error_type)));
     let start = Instant::now();
-    let value = redress_tokio::call(&site, || {
+    let value = AsyncPolicy::call_async(&site, || {
         let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
         async move {
             if n < 3 {
@@ -121,7 +122,7 @@ async fn timeouts_that_exhaust_the_policy_report_timed_out() {
         .max_attempts(2)
         .build()
         .unwrap();
-    let err = redress_tokio::call(&policy.bind(), || async {
+    let err = AsyncPolicy::call_async(&policy.bind(), || async {
         std::future::pending::<Result<(), Boom>>().await
     })
     .await
@@ -131,7 +132,7 @@ async fn timeouts_that_exhaust_the_policy_report_timed_out() {
     assert_eq!(err.attempts, 2);
     assert_eq!(
         err.to_string(),
-        "retries stopped (MAX_ATTEMPTS_GLOBAL) after 2 attempts: the last attempt timed out after 50ms"
+        "gave up after 2 attempts: the attempt limit was reached (the last attempt timed out after 50ms)"
     );
 }
 
@@ -160,14 +161,14 @@ fn open_breaker_policy() -> (Arc<CircuitBreaker>, TestPolicy) {
 async fn dropping_a_probe_mid_attempt_releases_the_breaker() {
     let (breaker, policy) = open_breaker_policy();
     let tripped =
-        redress_tokio::execute(&policy.bind().seed(1), || async { Err::<(), _>(Boom) }).await;
+        AsyncPolicy::execute_async(&policy.bind().seed(1), || async { Err::<(), _>(Boom) }).await;
     assert_eq!(tripped.stop_reason, Some(StopReason::MaxAttemptsGlobal));
     assert_eq!(breaker.state(), CircuitState::Open);
 
     tokio::time::sleep(Duration::from_secs(10)).await;
     // The probe hangs in its first attempt; the caller gives up after 1 s.
     let site = policy.bind();
-    let probe = redress_tokio::execute(&site, || async {
+    let probe = AsyncPolicy::execute_async(&site, || async {
         std::future::pending::<Result<(), Boom>>().await
     });
     assert!(
@@ -178,7 +179,7 @@ async fn dropping_a_probe_mid_attempt_releases_the_breaker() {
     assert_eq!(breaker.state(), CircuitState::HalfOpen);
 
     // The dropped probe freed its slot: the next call is the probe.
-    let outcome = redress_tokio::execute(&policy.bind(), || async { Ok::<_, Boom>(7) }).await;
+    let outcome = AsyncPolicy::execute_async(&policy.bind(), || async { Ok::<_, Boom>(7) }).await;
     assert_eq!(outcome.result.ok(), Some(7));
     assert_eq!(breaker.state(), CircuitState::Closed);
 }
@@ -186,14 +187,14 @@ async fn dropping_a_probe_mid_attempt_releases_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn dropping_a_call_mid_sleep_leaves_nothing_behind() {
     let (breaker, policy) = open_breaker_policy();
-    let _ = redress_tokio::execute(&policy.bind(), || async { Err::<(), _>(Boom) }).await;
+    let _ = AsyncPolicy::execute_async(&policy.bind(), || async { Err::<(), _>(Boom) }).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
 
     let attempts = AtomicU32::new(0);
     let site = policy.bind();
     // The probe fails once, then sleeps 1 s before retrying; the caller
     // gives up after 500 ms, in the middle of that sleep.
-    let probe = redress_tokio::execute(&site, || {
+    let probe = AsyncPolicy::execute_async(&site, || {
         attempts.fetch_add(1, Ordering::SeqCst);
         async { Err::<(), _>(Boom) }
     });
@@ -204,7 +205,7 @@ async fn dropping_a_call_mid_sleep_leaves_nothing_behind() {
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
     assert!(
         breaker
-            .try_acquire(redress_core::Clock::now(&redress_tokio::TokioClock))
+            .try_acquire(redress_core::Clock::now(&redress_tokio::Tokio))
             .unwrap()
             .is_probe()
     );
@@ -228,7 +229,7 @@ async fn an_abort_signal_from_another_task_stops_the_call() {
         })
     };
     let site = policy.bind().hooks(signal.clone());
-    let outcome = redress_tokio::execute(&site, || async { Err::<(), _>(Boom) }).await;
+    let outcome = AsyncPolicy::execute_async(&site, || async { Err::<(), _>(Boom) }).await;
     trigger.await.unwrap();
     assert_eq!(outcome.stop_reason, Some(StopReason::Aborted));
     // Attempts at 0, 1, 2 and 3 s; the signal is seen before the fifth.
@@ -259,7 +260,7 @@ async fn async_hooks_can_defer_and_observe() {
                 SleepDecision::Sleep
             }
         });
-    let outcome = redress_tokio::execute(&site, || async { Err::<(), _>(Boom) }).await;
+    let outcome = AsyncPolicy::execute_async(&site, || async { Err::<(), _>(Boom) }).await;
     assert_eq!(outcome.stop_reason, Some(StopReason::Scheduled));
     assert_eq!(outcome.next_delay, Some(Duration::from_secs(30)));
     assert_eq!(outcome.attempts, 2);
@@ -281,7 +282,7 @@ async fn calls_can_be_spawned() {
             let policy = policy.clone();
             tokio::spawn(async move {
                 let tries = AtomicU32::new(0);
-                redress_tokio::call(&policy.bind().operation("spawned"), || {
+                AsyncPolicy::call_async(&policy.bind().operation("spawned"), || {
                     let n = tries.fetch_add(1, Ordering::SeqCst);
                     async move { if n < 2 { Err(Boom) } else { Ok(i) } }
                 })
@@ -302,7 +303,7 @@ fn the_retry_future_is_small() {
         .build()
         .unwrap();
     let site = policy.bind();
-    let future = redress_tokio::call(&site, || async { Ok::<u32, Boom>(1) });
+    let future = AsyncPolicy::call_async(&site, || async { Ok::<u32, Boom>(1) });
     let size = std::mem::size_of_val(&future);
     // The engine state plus the operation's and the sleep's futures; no box.
     // Reported in the crate docs; this guards against it growing unnoticed.
@@ -320,7 +321,7 @@ fn print_future_sizes() {
         .build()
         .unwrap();
     let site = policy.bind();
-    let ready = redress_tokio::call(&site, || async { Ok::<u32, Boom>(1) });
+    let ready = AsyncPolicy::call_async(&site, || async { Ok::<u32, Boom>(1) });
     println!(
         "call, ready operation: {} bytes",
         std::mem::size_of_val(&ready)
@@ -345,7 +346,7 @@ async fn a_slow_async_decision_shortens_the_sleep_instead_of_overrunning() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         SleepDecision::Sleep
     });
-    let outcome = redress_tokio::execute(&site, || async { Err::<(), _>(Boom) }).await;
+    let outcome = AsyncPolicy::execute_async(&site, || async { Err::<(), _>(Boom) }).await;
     assert_eq!(outcome.stop_reason, Some(StopReason::DeadlineExceeded));
     assert_eq!(outcome.attempts, 3);
     assert_eq!(outcome.elapsed, Duration::from_secs(10));
@@ -371,8 +372,53 @@ async fn before_sleep_runs_only_when_the_runner_sleeps() {
                 SleepDecision::Sleep
             }
         });
-    let outcome = redress_tokio::execute(&site, || async { Err::<(), _>(Boom) }).await;
+    let outcome = AsyncPolicy::execute_async(&site, || async { Err::<(), _>(Boom) }).await;
     assert_eq!(outcome.stop_reason, Some(StopReason::Scheduled));
     // Attempt 1 slept (one before_sleep); attempt 2 was deferred (none).
     assert_eq!(before.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_never_completes_ends_at_the_deadline() {
+    let policy = Policy::builder()
+        .classifier(transient)
+        .strategy(constant(ms(100)))
+        .deadline(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let outcome = policy
+        .execute_async(std::future::pending::<Result<(), Boom>>)
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(outcome.elapsed, Duration::from_secs(1));
+    assert_eq!(outcome.stop_reason, Some(StopReason::DeadlineExceeded));
+    assert_eq!(outcome.attempts, 1);
+    assert!(matches!(outcome.result, Err(Failure::TimedOut(d)) if d == Duration::from_secs(1)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_timeout_inside_the_deadline_never_outlives_it() {
+    let policy = Policy::builder()
+        .classifier(transient)
+        .strategy(constant(ms(100)))
+        .deadline(ms(1500))
+        .attempt_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let limits = Mutex::new(Vec::new());
+    let start = Instant::now();
+    let outcome = policy
+        .execute_async_with(|attempt| {
+            limits.lock().unwrap().push(attempt.time_limit());
+            std::future::pending::<Result<(), Boom>>()
+        })
+        .await;
+    // The first attempt is cut by its 1 s timeout and retried after 100 ms;
+    // the second has 400 ms left and is cut by the deadline.
+    assert_eq!(*limits.lock().unwrap(), [Duration::from_secs(1), ms(400)]);
+    assert_eq!(start.elapsed(), ms(1500));
+    assert_eq!(outcome.elapsed, ms(1500));
+    assert_eq!(outcome.stop_reason, Some(StopReason::DeadlineExceeded));
+    assert!(matches!(outcome.result, Err(Failure::TimedOut(d)) if d == ms(400)));
 }

@@ -69,12 +69,11 @@ mod runtime;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-std"))))]
 pub use runtime::retry_async;
 pub use runtime::{
-    AsyncPolicy, DefaultAsyncClock, DefaultAsyncSleeper,
-    PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock,
+    AsyncPolicy, DefaultRuntime, PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock,
 };
 #[cfg(all(feature = "tokio", feature = "async-std"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "tokio", feature = "async-std"))))]
-pub use runtime::{EitherRuntimeSleeper, EitherSleep};
+pub use runtime::{EitherRuntime, EitherSleep};
 
 /// The tokio runner (`redress-tokio`): its sleeper, clock, and free
 /// functions.

@@ -1,42 +1,39 @@
-//! Async call sites: [`AsyncPolicy`] and the default runtime.
+//! Async call sites: [`AsyncPolicy`] on the runtime the features choose.
 
+#[cfg(any(feature = "tokio", feature = "async-std"))]
 use core::future::Future;
 
-use redress_core::{
-    AsyncHooks, AsyncSleeper, Bound, Classifier, Clock, Hooks, Outcome, Policy, ResultClassifier,
-    RetryError, Slot, call_on, execute_on,
-};
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+use redress_core::Policy;
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+use redress_core::{AsyncSleeper, Clock, RetryError};
 
-/// The sleeper async call sites use unless given one: tokio's with the
-/// `tokio` feature, async-std's with `async-std`, the one of the runtime the
-/// call runs on ([`EitherRuntimeSleeper`]) with both, else a marker that
-/// makes `call_async` fail to compile with a note naming the fix.
+/// The runtime async call sites use unless given a sleeper and clock of
+/// their own: tokio's with the `tokio` feature, async-std's with
+/// `async-std`, the one the call runs on ([`EitherRuntime`]) with both,
+/// else a marker that makes `call_async` fail to compile with a note naming
+/// the fix.
 #[cfg(all(feature = "tokio", not(feature = "async-std")))]
-pub type DefaultAsyncSleeper = redress_tokio::TokioSleeper;
-/// The clock async call sites use unless given one.
-#[cfg(feature = "tokio")]
-pub type DefaultAsyncClock = redress_tokio::TokioClock;
+pub type DefaultRuntime = redress_tokio::Tokio;
 
-/// The sleeper async call sites use unless given one.
+/// The runtime async call sites use unless given a sleeper and clock.
 #[cfg(all(not(feature = "tokio"), feature = "async-std"))]
-pub type DefaultAsyncSleeper = redress_async_std::AsyncStdSleeper;
-/// The clock async call sites use unless given one.
-#[cfg(all(not(feature = "tokio"), feature = "async-std"))]
-pub type DefaultAsyncClock = redress_core::SystemClock;
+pub type DefaultRuntime = redress_async_std::AsyncStd;
 
-/// The sleeper async call sites use unless given one: with both runtime
-/// features, the one the call runs on.
+/// The runtime async call sites use unless given a sleeper and clock: with
+/// both runtime features, the one the call runs on.
 #[cfg(all(feature = "tokio", feature = "async-std"))]
-pub type DefaultAsyncSleeper = EitherRuntimeSleeper;
+pub type DefaultRuntime = EitherRuntime;
+
+/// The runtime async call sites use: none is enabled.
+#[cfg(not(any(feature = "tokio", feature = "async-std")))]
+pub type DefaultRuntime = PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
 
 /// Sleeps on tokio inside a tokio runtime and on async-std's timers
-/// elsewhere: the default sleeper when both the `tokio` and `async-std`
-/// features are enabled, so turning on a second runtime feature (perhaps
-/// through another crate) never breaks calls made on the first.
-///
-/// The clock stays [`TokioClock`](redress_tokio::TokioClock), which reads
-/// tokio's paused time inside a tokio runtime and the system clock outside
-/// one.
+/// elsewhere, and reads tokio's clock (which is the system clock outside a
+/// tokio runtime): the default runtime when both the `tokio` and
+/// `async-std` features are enabled, so turning on a second runtime feature
+/// (perhaps through another crate) never breaks calls made on the first.
 ///
 /// ```
 /// use std::time::Duration;
@@ -58,11 +55,11 @@ pub type DefaultAsyncSleeper = EitherRuntimeSleeper;
 /// ```
 #[cfg(all(feature = "tokio", feature = "async-std"))]
 #[derive(Clone, Copy, Debug, Default)]
-pub struct EitherRuntimeSleeper;
+pub struct EitherRuntime;
 
 #[cfg(all(feature = "tokio", feature = "async-std"))]
 pin_project_lite::pin_project! {
-    /// The future [`EitherRuntimeSleeper`] returns.
+    /// The future [`EitherRuntime`]'s sleep returns.
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
     pub struct EitherSleep {
@@ -76,7 +73,7 @@ pin_project_lite::pin_project! {
     #[project = TimerProjection]
     #[derive(Debug)]
     enum Timer {
-        Tokio { #[pin] sleep: <redress_tokio::TokioSleeper as AsyncSleeper>::Sleep },
+        Tokio { #[pin] sleep: <redress_tokio::Tokio as AsyncSleeper>::Sleep },
         AsyncStd { #[pin] sleep: redress_async_std::Sleep },
     }
 }
@@ -97,149 +94,78 @@ impl Future for EitherSleep {
 }
 
 #[cfg(all(feature = "tokio", feature = "async-std"))]
-impl AsyncSleeper for EitherRuntimeSleeper {
+impl AsyncSleeper for EitherRuntime {
     type Sleep = EitherSleep;
 
     #[inline]
     fn sleep(&self, duration: core::time::Duration) -> EitherSleep {
-        let timer = if redress_tokio::TokioSleeper::runtime_available() {
+        let timer = if redress_tokio::Tokio::runtime_available() {
             Timer::Tokio {
-                sleep: redress_tokio::TokioSleeper.sleep(duration),
+                sleep: redress_tokio::Tokio.sleep(duration),
             }
         } else {
             Timer::AsyncStd {
-                sleep: redress_async_std::AsyncStdSleeper.sleep(duration),
+                sleep: redress_async_std::AsyncStd.sleep(duration),
             }
         };
         EitherSleep { timer }
     }
 }
 
-/// The sleeper async call sites use unless given one: none is enabled.
-#[cfg(not(any(feature = "tokio", feature = "async-std")))]
-pub type DefaultAsyncSleeper = PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
-/// The clock async call sites use unless given one: none is enabled.
-#[cfg(not(any(feature = "tokio", feature = "async-std")))]
-pub type DefaultAsyncClock = PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+impl Clock for EitherRuntime {
+    #[inline]
+    fn now(&self) -> core::time::Duration {
+        redress_tokio::Tokio.now()
+    }
+}
 
 /// Stands in for the async runtime when neither the `tokio` nor the
 /// `async-std` feature is enabled. It is neither a sleeper nor a clock, so
-/// `call_async` on a call site without its own does not compile: enable a
-/// runtime feature, or set `.sleeper(..)` and `.clock(..)`.
+/// `call_async` on a policy or a call site without its own does not
+/// compile, with a note naming the fix: enable a runtime feature, or set
+/// `.sleeper(..)` and `.clock(..)` on the call site.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
 
-/// Runs operations under a policy on an async runtime: the async twin of
-/// [`BlockingPolicy`](crate::BlockingPolicy).
-///
-/// Implemented for [`Policy`] and for [`Bound`] call sites; the runtime is
-/// the enabled one (with both features, the one the call runs on), or the
-/// call site's own sleeper and clock.
-///
-/// ```
-/// # #[cfg(feature = "tokio")]
-/// # {
-/// use std::time::Duration;
-/// use redress::backoff::constant;
-/// use redress::prelude::*;
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let policy = Policy::builder().strategy(constant(Duration::from_millis(100))).build()?;
-/// let mut tries = 0;
-/// let n = policy
-///     .call_async(|| {
-///         tries += 1;
-///         let attempt = tries;
-///         async move {
-///             if attempt < 3 { Err(std::io::Error::from(std::io::ErrorKind::TimedOut)) } else { Ok(attempt) }
-///         }
-///     })
-///     .await?;
-/// assert_eq!(n, 3);
-/// # Ok(())
-/// # }
-/// # }
-/// # #[cfg(not(feature = "tokio"))]
-/// # fn main() {}
-/// ```
-pub trait AsyncPolicy<C, R> {
-    /// Runs `operation` until it succeeds or the policy stops it; resolves
-    /// to the value, or a [`RetryError`] with the stop reason and the last
-    /// error or flagged value.
-    fn call_async<T, E, F, Fut>(
-        &self,
-        operation: F,
-    ) -> impl Future<Output = Result<T, RetryError<E, T>>>
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>;
-
-    /// Runs `operation` like [`call_async`](Self::call_async) and resolves
-    /// to the whole [`Outcome`].
-    fn execute_async<T, E, F, Fut>(&self, operation: F) -> impl Future<Output = Outcome<T, E>>
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>;
-}
-
-impl<C, R, H, S, K, A> AsyncPolicy<C, R> for Bound<'_, C, R, H, S, K, A>
-where
-    H: Hooks,
-    A: AsyncHooks,
-    S: Slot<DefaultAsyncSleeper, Value: AsyncSleeper>,
-    K: Slot<DefaultAsyncClock, Value: Clock>,
-{
-    async fn call_async<T, E, F, Fut>(&self, operation: F) -> Result<T, RetryError<E, T>>
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let defaults = (DefaultAsyncSleeper::default(), DefaultAsyncClock::default());
-        call_on(self, &defaults.0, &defaults.1, operation).await
-    }
-
-    async fn execute_async<T, E, F, Fut>(&self, operation: F) -> Outcome<T, E>
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let defaults = (DefaultAsyncSleeper::default(), DefaultAsyncClock::default());
-        execute_on(self, &defaults.0, &defaults.1, operation).await
-    }
-}
-
-impl<C, R> AsyncPolicy<C, R> for Policy<C, R>
-where
-    for<'x> Bound<'x, C, R>: AsyncPolicy<C, R>,
-{
-    async fn call_async<T, E, F, Fut>(&self, operation: F) -> Result<T, RetryError<E, T>>
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.bind().call_async(operation).await
-    }
-
-    async fn execute_async<T, E, F, Fut>(&self, operation: F) -> Outcome<T, E>
-    where
-        C: Classifier<E>,
-        R: ResultClassifier<T>,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.bind().execute_async(operation).await
-    }
+redress_core::async_policy! {
+    /// Runs operations under a policy on an async runtime: the async twin
+    /// of [`BlockingPolicy`](crate::BlockingPolicy), on every [`Policy`]
+    /// and [`Bound`](crate::Bound) call site.
+    ///
+    /// The runtime is the enabled one ([`DefaultRuntime`]; with both
+    /// runtime features, the one the call runs on), or the call site's own
+    /// sleeper and clock. These are the methods of `redress_tokio::AsyncPolicy`
+    /// and `redress_async_std::AsyncPolicy`, defined once in `redress-core`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # {
+    /// use std::time::Duration;
+    /// use redress::backoff::constant;
+    /// use redress::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let policy = Policy::builder().strategy(constant(Duration::from_millis(100))).build()?;
+    /// let mut tries = 0;
+    /// let n = policy
+    ///     .call_async(|| {
+    ///         tries += 1;
+    ///         let attempt = tries;
+    ///         async move {
+    ///             if attempt < 3 { Err(std::io::Error::from(std::io::ErrorKind::TimedOut)) } else { Ok(attempt) }
+    ///         }
+    ///     })
+    ///     .await?;
+    /// assert_eq!(n, 3);
+    /// # Ok(())
+    /// # }
+    /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
+    /// ```
+    pub trait AsyncPolicy on DefaultRuntime
 }
 
 /// Retries `operation` on the enabled async runtime with the one-line
@@ -255,3 +181,11 @@ where
 {
     Policy::shared_default().call_async(operation).await
 }
+
+/// Asserts at compile time that the default runtime is a sleeper and a
+/// clock whenever a runtime feature is on.
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+const _: fn() = || {
+    fn runtime<R: AsyncSleeper + Clock + Default>() {}
+    runtime::<DefaultRuntime>();
+};
