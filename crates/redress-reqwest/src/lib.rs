@@ -81,3 +81,9 @@ mod response;
 
 pub use error::{HintedError, ReqwestClassifier, ResponseExt, classifier, classify_error};
 pub use response::{ResponseClassifier, response_classifier};
+
+/// The snippets of `docs/http.md`, compiled and run as doctests (against the
+/// scripted loopback server).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/http.md")]
+pub struct HttpDoctests;
