@@ -1,6 +1,6 @@
 //! Classifying your own errors: a domain error enum with a closure
 //! classifier, and an API error that exposes its status code through
-//! `StatusCode`, registered with `with_status`.
+//! `HasStatus`, registered with `with_status`.
 //!
 //! `cargo run -p redress-examples --example custom_classifier`
 #![allow(clippy::print_stdout)]
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redress::backoff::{constant, decorrelated_jitter, retry_after_or};
 use redress::prelude::*;
-use redress::{Classifier, StatusCode, default_classifier, strict_classifier};
+use redress::{Classifier, HasStatus, default_classifier, strict_classifier};
 
 // --- 1. A domain error enum, classified by a closure --------------------
 
@@ -80,7 +80,7 @@ impl fmt::Display for ApiError {
 
 impl Error for ApiError {}
 
-impl StatusCode for ApiError {
+impl HasStatus for ApiError {
     fn status_code(&self) -> Option<u16> {
         Some(self.status)
     }
@@ -183,7 +183,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("  duplicate email -> {err}");
     }
 
-    println!("2. a StatusCode type, registered with with_status");
+    println!("2. a HasStatus type, registered with with_status");
     let registered = strict_classifier().with_status::<ApiError>();
     let api_errors = [
         CheckoutError::Payment(ApiError {

@@ -12,7 +12,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use redress::StatusCode;
+use redress::HasStatus;
 
 /// What the fake endpoint does for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Error for HttpError {
 }
 
 /// Lets `strict_classifier().with_status::<HttpError>()` map status errors.
-impl StatusCode for HttpError {
+impl HasStatus for HttpError {
     fn status_code(&self) -> Option<u16> {
         match self {
             HttpError::Status(r) => Some(r.status),

@@ -16,7 +16,7 @@
 //!    permission denied is `PERMISSION`; not found, invalid input or data and
 //!    unsupported are `PERMANENT`;
 //! 3. status codes of types registered with
-//!    [`ErrorClassifier::with_status`] (they implement [`StatusCode`]),
+//!    [`ErrorClassifier::with_status`] (they implement [`HasStatus`]),
 //!    mapped by [`class_for_status`]: 401 `AUTH`, 403 `PERMISSION`,
 //!    400/404/422 `PERMANENT`, 408 `TRANSIENT`, 409 `CONCURRENCY`,
 //!    429 `RATE_LIMIT`, 5xx `SERVER_ERROR`;
@@ -110,11 +110,13 @@ impl<T: ?Sized> ResultClassifier<T> for NoResultClassifier {
 /// Exposes an HTTP-style status code so classifiers can map it.
 ///
 /// Implement it for your error types (or an integration's) and register them
-/// with [`ErrorClassifier::with_status`].
+/// with [`ErrorClassifier::with_status`]. (It was called `StatusCode`, a name
+/// that shadowed `http::StatusCode` in every HTTP client; the old name still
+/// works, deprecated.)
 ///
 /// ```
 /// use core::time::Duration;
-/// use redress_core::{default_classifier, Classifier, ErrorClass, StatusCode};
+/// use redress_core::{default_classifier, Classifier, ErrorClass, HasStatus};
 ///
 /// #[derive(Debug)]
 /// struct ApiError { status: u16 }
@@ -124,7 +126,7 @@ impl<T: ?Sized> ResultClassifier<T> for NoResultClassifier {
 ///     }
 /// }
 /// impl std::error::Error for ApiError {}
-/// impl StatusCode for ApiError {
+/// impl HasStatus for ApiError {
 ///     fn status_code(&self) -> Option<u16> { Some(self.status) }
 /// }
 ///
@@ -132,6 +134,26 @@ impl<T: ?Sized> ResultClassifier<T> for NoResultClassifier {
 /// assert_eq!(classifier.classify(&ApiError { status: 429 }).class, ErrorClass::RateLimit);
 /// assert_eq!(classifier.classify(&ApiError { status: 503 }).class, ErrorClass::ServerError);
 /// ```
+pub trait HasStatus {
+    /// The status code, when the error has one.
+    fn status_code(&self) -> Option<u16>;
+
+    /// A retry-after hint (for example from a `Retry-After` header).
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The former name of [`HasStatus`], kept so existing implementations
+/// compile (with a deprecation warning): every `StatusCode` type is a
+/// [`HasStatus`] type, so `with_status` accepts it unchanged.
+///
+/// Rename `impl StatusCode for T` to `impl HasStatus for T`; the methods are
+/// the same.
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to `HasStatus` (it shadowed `http::StatusCode`); the methods are unchanged"
+)]
 pub trait StatusCode {
     /// The status code, when the error has one.
     fn status_code(&self) -> Option<u16>;
@@ -139,6 +161,19 @@ pub trait StatusCode {
     /// A retry-after hint (for example from a `Retry-After` header).
     fn retry_after(&self) -> Option<Duration> {
         None
+    }
+}
+
+#[allow(deprecated)]
+impl<T: StatusCode + ?Sized> HasStatus for T {
+    #[inline]
+    fn status_code(&self) -> Option<u16> {
+        StatusCode::status_code(self)
+    }
+
+    #[inline]
+    fn retry_after(&self) -> Option<Duration> {
+        StatusCode::retry_after(self)
     }
 }
 
@@ -393,7 +428,7 @@ impl fmt::Display for StatusError {
 
 impl Error for StatusError {}
 
-impl StatusCode for StatusError {
+impl HasStatus for StatusError {
     fn status_code(&self) -> Option<u16> {
         Some(self.status)
     }
@@ -447,7 +482,7 @@ impl<T, Rest: Copy> Copy for StatusOf<T, Rest> {}
 
 impl<T, Rest> StatusLookup for StatusOf<T, Rest>
 where
-    T: StatusCode + Error + 'static,
+    T: HasStatus + Error + 'static,
     Rest: StatusLookup,
 {
     fn lookup(&self, error: &(dyn Error + 'static)) -> Option<(u16, Option<Duration>)> {
@@ -461,7 +496,7 @@ where
 /// The classifier behind [`default_classifier`] and [`strict_classifier`],
 /// for any `E: core::error::Error + 'static`.
 ///
-/// `L` is the list of types whose [`StatusCode`] it consults; add one with
+/// `L` is the list of types whose [`HasStatus`] it consults; add one with
 /// [`with_status`](ErrorClassifier::with_status).
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorClassifier<L = ()> {
@@ -523,7 +558,7 @@ impl Default for ErrorClassifier {
 impl<L> ErrorClassifier<L> {
     /// Also maps the status codes of errors of type `T` (anywhere in the
     /// `source()` chain).
-    pub fn with_status<T: StatusCode + Error + 'static>(self) -> ErrorClassifier<StatusOf<T, L>> {
+    pub fn with_status<T: HasStatus + Error + 'static>(self) -> ErrorClassifier<StatusOf<T, L>> {
         ErrorClassifier {
             heuristics: self.heuristics,
             lookups: StatusOf {
@@ -903,6 +938,34 @@ mod tests {
         assert_eq!(d.classify(&wrapped).class, ErrorClass::RateLimit);
         let plain = io::Error::other("no idea");
         assert_eq!(d.classify(&plain).class, ErrorClass::Unknown);
+    }
+
+    #[test]
+    fn the_deprecated_status_trait_still_registers() {
+        #[derive(Debug)]
+        struct OldApiError;
+        impl fmt::Display for OldApiError {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("old api error")
+            }
+        }
+        impl Error for OldApiError {}
+        #[allow(deprecated)]
+        impl StatusCode for OldApiError {
+            fn status_code(&self) -> Option<u16> {
+                Some(429)
+            }
+            fn retry_after(&self) -> Option<Duration> {
+                Some(Duration::from_secs(3))
+            }
+        }
+
+        let c = strict_classifier()
+            .with_status::<OldApiError>()
+            .classify(&OldApiError);
+        assert_eq!(c.class, ErrorClass::RateLimit);
+        assert_eq!(c.retry_after, Some(Duration::from_secs(3)));
+        assert_eq!(HasStatus::status_code(&OldApiError), Some(429));
     }
 
     #[cfg(feature = "alloc")]

@@ -112,12 +112,14 @@ pub use breaker::{Breaker, CircuitBreaker};
 #[cfg(target_has_atomic = "64")]
 pub use budget::{Budget, RatioBudget, RollingBudget};
 pub use class::{Cause, Classification, Details, ErrorClass, PerClass, UnknownClassError};
+#[allow(deprecated)]
+pub use classify::StatusCode;
 #[cfg(feature = "std")]
 pub use classify::io_kind_class;
 pub use classify::{
-    Classifier, ConcurrencyError, DynErrors, ErrorClassifier, NoResultClassifier, PermanentError,
-    RateLimitError, ResultClassifier, ServerError, StatusCode, StatusError, StatusLookup, StatusOf,
-    class_for_status, default_classifier, strict_classifier,
+    Classifier, ConcurrencyError, DynErrors, ErrorClassifier, HasStatus, NoResultClassifier,
+    PermanentError, RateLimitError, ResultClassifier, ServerError, StatusError, StatusLookup,
+    StatusOf, class_for_status, default_classifier, strict_classifier,
 };
 pub use engine::{Action, Attempt, Execution, PendingSleep};
 pub use event::{CircuitState, Compact, Event, EventKind, FieldValue, LogFields, StopReason, Tags};

@@ -40,6 +40,9 @@
 //! | `testing` | no | the testing kit, module [`testing`]: virtual time, deterministic strategies, scripted operations, a fake breaker, trace assertions |
 //! | `config` | no | module [`config`]: policies as TOML/JSON data, loading with located errors, building, writing out, and the `redress doctor` lints as a library call |
 //! | `metrics` | no | module [`metrics`]: events, calls, attempts, delays and breaker state through the `metrics` facade, named for Prometheus |
+//! | `http` | no | module [`http`]: HTTP statuses to classes (one table), `Retry-After` in seconds and as an HTTP-date, a result classifier for `http::Response` (`redress-http`) |
+//! | `reqwest` | no | module [`reqwest`]: classifiers for `reqwest::Error` and `reqwest::Response`, `error_for_status_with_hint` (`redress-reqwest`; no TLS: enable it in your own reqwest dependency) |
+//! | `reqwest-blocking` | no | the same for `reqwest::blocking` |
 //! | `tracing` | no | a `tracing` span per call (`redress.call`, with the operation) and an event per retry, stop and breaker transition, at DEBUG/INFO/WARN (see [`call_span`]) |
 //!
 //! With `default-features = false` (and no `std`) the engine works on
@@ -120,6 +123,47 @@ pub mod config {
 pub mod metrics {
     #[doc(inline)]
     pub use redress_metrics::*;
+}
+
+/// HTTP (`redress-http`): the status table, `Retry-After` parsing and a
+/// result classifier for `http::Response`. See `docs/http.md`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use redress::ErrorClass;
+/// use redress::http::parse_retry_after;
+///
+/// assert_eq!(parse_retry_after(b"120", SystemTime::now()), Some(Duration::from_secs(120)));
+/// assert_eq!(redress::class_for_status(503), Some(ErrorClass::ServerError));
+/// ```
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http {
+    #[doc(inline)]
+    pub use redress_http::*;
+}
+
+/// reqwest (`redress-reqwest`): classifiers for its errors and responses
+/// that keep the `Retry-After` hint. See `docs/http.md`.
+///
+/// ```
+/// use std::time::Duration;
+/// use redress::backoff::{decorrelated_jitter, retry_after_or};
+/// use redress::prelude::*;
+///
+/// let policy = Policy::builder()
+///     .classifier(redress::reqwest::classifier())
+///     .result_classifier(redress::reqwest::response_classifier())
+///     .strategy(decorrelated_jitter().max(Duration::from_secs(5)))
+///     .class_strategy(ErrorClass::RateLimit, retry_after_or(decorrelated_jitter().max(Duration::from_secs(30))))
+///     .build()?;
+/// # Ok::<(), redress::ConfigError>(())
+/// ```
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest {
+    #[doc(inline)]
+    pub use redress_reqwest::*;
 }
 
 /// The traits and types most call sites need: `use redress::prelude::*;`.
