@@ -105,7 +105,10 @@ pub use asynchronous::{
     AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSleeper, call_on, execute_async,
     execute_on,
 };
-pub use backoff::{Backoff, BackoffContext, CurveSpec, Observation, Strategy, StrategyProblem};
+pub use backoff::{
+    Backoff, BackoffContext, CurveSpec, LocatedProblem, Observation, Strategy, StrategyKind,
+    StrategyProblem,
+};
 pub use bind::Bound;
 #[cfg(target_has_atomic = "64")]
 pub use breaker::{Breaker, CircuitBreaker};
@@ -126,7 +129,9 @@ pub use hooks::{
     Hooks, OnAttemptEnd, OnAttemptStart, OnEvent, OnLog, OnMetric, SleepDecision,
 };
 pub use outcome::{Failure, Outcome, RetryError};
-pub use policy::{ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy};
+pub use policy::{
+    Component, ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy, Setting,
+};
 #[cfg(target_has_atomic = "64")]
 pub use policy::{IntoSharedBreaker, IntoSharedBudget};
 pub use rand_core::Rng;
