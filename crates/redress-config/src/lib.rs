@@ -101,6 +101,7 @@
 
 mod build;
 mod diagnostic;
+mod dialect;
 mod duration;
 mod export;
 pub mod lint;
@@ -111,7 +112,10 @@ mod tree;
 
 pub use build::BuildError;
 pub use diagnostic::{Diagnostic, Location, Report, Severity};
-pub use duration::{DurationError, format_duration, parse_duration};
+pub use dialect::Dialect;
+pub use duration::{
+    DurationError, MAX_SECONDS, format_duration, parse_duration, seconds_to_duration,
+};
 pub use export::ExportError;
 pub use lint::{Lint, RULES, Rule};
 pub use load::{Document, Entry, Format, LoadError};
