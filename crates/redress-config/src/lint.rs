@@ -26,6 +26,7 @@ use redress_core::{
 };
 
 use crate::diagnostic::{Diagnostic, Report, Severity};
+use crate::dialect::Dialect;
 use crate::duration::format_duration as fmt_d;
 use crate::load::join_path;
 use crate::model::{BreakerConfig, BudgetConfig, PolicyConfig, StrategyConfig};
@@ -105,39 +106,93 @@ pub(crate) fn setting_path(setting: Setting) -> String {
 /// A core problem as a finding: its code and key from core, a message and
 /// help in config terms.
 pub(crate) fn core_error(e: &ConfigError) -> Diagnostic {
-    let (message, help) = describe(e);
-    Diagnostic::error(e.code(), setting_path(e.setting()), message).with_help(help)
+    core_error_in(e, Dialect::Config)
 }
 
-fn describe(e: &ConfigError) -> (String, String) {
+/// A core problem as a finding, its key and examples written in `dialect`.
+fn core_error_in(e: &ConfigError, dialect: Dialect) -> Diagnostic {
+    let (message, help) = describe(e, dialect);
+    let path = dialect.path(&setting_path(e.setting()));
+    Diagnostic::error(e.code(), path, message).with_help(help)
+}
+
+impl PolicyConfig {
+    /// The errors of its [`lint`](Lint::lint), exactly what redress-core's
+    /// validation refuses, with their keys and help written in `dialect`
+    /// and under `prefix` (a scenario's `policy`). For a file of another
+    /// format that embeds a policy: `redress simulate` checks a
+    /// scenario's policy with it.
+    ///
+    /// ```
+    /// use redress_config::{Dialect, PolicyConfig};
+    ///
+    /// let value = serde_json::json!({"deadline_s": 0, "strategy": {"kind": "constant", "delay_s": 1}});
+    /// let config = PolicyConfig::from_json_value(&value, Dialect::Scenario, "policy")?;
+    /// let errors = config.errors_in(Dialect::Scenario, "policy");
+    /// assert_eq!(errors[0].to_string(), "policy.deadline_s: error[E002]: the deadline is zero: \
+    ///     no attempt could run (help: give the whole call a positive time budget, e.g. \"deadline_s\": 30.0)");
+    /// # Ok::<(), redress_config::LoadError>(())
+    /// ```
+    pub fn errors_in(&self, dialect: Dialect, prefix: &str) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        self.problems(|e| {
+            let mut d = core_error_in(e, dialect);
+            d.path = join_path(prefix, &d.path);
+            out.push(d);
+        });
+        Report::new(out).diagnostics
+    }
+}
+
+fn describe(e: &ConfigError, dialect: Dialect) -> (String, String) {
     let fixed = |message: &str, help: &str| (message.to_owned(), help.to_owned());
+    // `key = value` as the dialect writes it (durations as TOML strings or
+    // as seconds).
+    let set = |key: &str, config: &str, scenario: &str| match dialect {
+        Dialect::Scenario => format!("\"{}\": {scenario}", dialect.key(key)),
+        _ => format!("{key} = {config}"),
+    };
     match e {
         ConfigError::ZeroMaxAttempts => fixed(
             "max_attempts is 0: not even one attempt would run",
             "max_attempts counts the first attempt: use 1 for a single attempt with no retries",
         ),
-        ConfigError::ZeroDeadline => fixed(
-            "the deadline is zero: no attempt could run",
-            "give the whole call a positive time budget, e.g. deadline = \"30s\"",
+        ConfigError::ZeroDeadline => (
+            "the deadline is zero: no attempt could run".to_owned(),
+            format!(
+                "give the whole call a positive time budget, e.g. {}",
+                set("deadline", "\"30s\"", "30.0")
+            ),
         ),
         ConfigError::ZeroAttemptTimeout => fixed(
             "attempt_timeout is zero: every attempt would time out at once",
             "remove attempt_timeout for no per-attempt limit, or give it a positive duration",
         ),
-        ConfigError::NoStrategy => fixed(
-            "no backoff strategy: the policy has no way to wait between attempts",
-            "add `strategy = { kind = \"decorrelated_jitter\", max = \"5s\" }`, or per-class `strategies`",
+        ConfigError::NoStrategy => (
+            "no backoff strategy: the policy has no way to wait between attempts".to_owned(),
+            match dialect {
+                Dialect::Scenario => "add `\"strategy\": {\"kind\": \"constant\", \"delay_s\": 0.5}`, or per-class `strategies`".to_owned(),
+                _ => "add `strategy = { kind = \"decorrelated_jitter\", max = \"5s\" }`, or per-class `strategies`".to_owned(),
+            },
         ),
-        ConfigError::InvalidStrategy { kind, problem, .. } => describe_strategy(*kind, problem),
+        ConfigError::InvalidStrategy { kind, problem, .. } => {
+            describe_strategy(*kind, problem, dialect)
+        }
         ConfigError::ZeroWindow {
             component: Component::Budget,
-        } => fixed(
-            "the budget window is zero",
-            "give it a positive window, e.g. window = \"60s\"",
+        } => (
+            "the budget window is zero".to_owned(),
+            format!(
+                "give it a positive window, e.g. {}",
+                set("window", "\"60s\"", "60.0")
+            ),
         ),
-        ConfigError::ZeroWindow { .. } => fixed(
-            "the breaker window is zero",
-            "give it a positive window, e.g. window = \"60s\"",
+        ConfigError::ZeroWindow { .. } => (
+            "the breaker window is zero".to_owned(),
+            format!(
+                "give it a positive window, e.g. {}",
+                set("window", "\"60s\"", "60.0")
+            ),
         ),
         ConfigError::InvalidRatio(ratio) => (
             format!("the budget ratio {ratio} is not a number from 0 to 1000"),
@@ -151,9 +206,12 @@ fn describe(e: &ConfigError) -> (String, String) {
             format!("the {class} threshold is 0"),
             "use at least 1".to_owned(),
         ),
-        ConfigError::ZeroRecoveryTimeout => fixed(
-            "recovery_timeout is zero: an open breaker would probe at once",
-            "give the dependency time to recover, e.g. recovery_timeout = \"30s\"",
+        ConfigError::ZeroRecoveryTimeout => (
+            "recovery_timeout is zero: an open breaker would probe at once".to_owned(),
+            format!(
+                "give the dependency time to recover, e.g. {}",
+                set("recovery_timeout", "\"30s\"", "30.0")
+            ),
         ),
         other => (
             other.to_string(),
@@ -162,7 +220,11 @@ fn describe(e: &ConfigError) -> (String, String) {
     }
 }
 
-fn describe_strategy(kind: StrategyKind, problem: &StrategyProblem) -> (String, String) {
+fn describe_strategy(
+    kind: StrategyKind,
+    problem: &StrategyProblem,
+    dialect: Dialect,
+) -> (String, String) {
     let fixed = |message: &str, help: &str| (message.to_owned(), help.to_owned());
     match problem {
         StrategyProblem::BaseAboveMax { base, max } => (
@@ -177,9 +239,13 @@ fn describe_strategy(kind: StrategyKind, problem: &StrategyProblem) -> (String, 
             format!("factor {factor} makes delays shrink or explode"),
             "use a finite factor of at least 1.0 (2.0 doubles each delay)".to_owned(),
         ),
-        StrategyProblem::EmptySchedule => fixed(
-            "the schedule lists no delays",
-            "list at least one: delays = [\"100ms\", \"500ms\", \"2s\"]",
+        StrategyProblem::EmptySchedule => (
+            "the schedule lists no delays".to_owned(),
+            match dialect {
+                Dialect::Scenario => "list at least one: \"delays_s\": [0.1, 0.5, 2.0]",
+                _ => "list at least one: delays = [\"100ms\", \"500ms\", \"2s\"]",
+            }
+            .to_owned(),
         ),
         StrategyProblem::ZeroAdaptiveWindow => fixed(
             "the adaptive window is zero",
