@@ -2,9 +2,9 @@
 //!
 //! [`simulate`] builds a [`redress_core::Policy`] from the scenario's policy
 //! (a [`PolicyConfig`], built like any config, with the scripted
-//! classifiers) and drives one [`redress_core::Execution`] per call, exactly as the
-//! runners do, except that time is a [`ManualClock`] that only moves when the
-//! script says so:
+//! classifiers: [`build_policy`]) and drives one [`redress_core::Execution`]
+//! per call, exactly as the runners do, except that time is a
+//! [`ManualClock`] that only moves when the script says so:
 //!
 //! - virtual time starts at 0; a call starts at its `at_s`, or when the
 //!   previous call ended if that is later;
