@@ -1,8 +1,11 @@
 //! Building: a [`PolicyConfig`] to a [`PolicyBuilder`] or a [`Policy`].
 
 use core::fmt;
+use core::time::Duration;
 use std::sync::Arc;
 
+use redress_core::breaker::CircuitBreakerBuilder;
+use redress_core::budget::RatioBudgetBuilder;
 use redress_core::{
     CircuitBreaker, ConfigError, ErrorClassifier, NoResultClassifier, Policy, PolicyBuilder,
     RatioBudget, RollingBudget,
@@ -16,10 +19,12 @@ use crate::model::{BreakerConfig, BudgetConfig, PolicyConfig};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The config has lint errors (the report also holds its warnings).
+    /// The config has lint errors: every problem redress-core's validation
+    /// finds, each with its key (the report also holds the warnings).
     Invalid(Report),
-    /// The engine refused a value (lint errors normally catch these
-    /// first).
+    /// The engine refused a value. Lint errors are exactly what the engine
+    /// refuses, so a config gets this only through the
+    /// [`PolicyBuilder`] it was given, not from [`PolicyConfig::build`].
     Engine(ConfigError),
 }
 
@@ -60,14 +65,67 @@ impl From<ConfigError> for BuildError {
 }
 
 impl PolicyConfig {
+    /// Calls `f` with every problem redress-core's validation finds in the
+    /// config: the policy builder's (envelope and strategies), the
+    /// budget's and the breaker's. These, and nothing else, are the lint
+    /// errors, and what building refuses.
+    pub(crate) fn problems(&self, mut f: impl FnMut(&ConfigError)) {
+        self.core_builder().problems(&mut f);
+        match &self.budget {
+            Some(BudgetConfig::Rolling {
+                max_retries,
+                window,
+            }) => {
+                if let Err(e) = RollingBudget::new(*max_retries, *window) {
+                    f(&e);
+                }
+            }
+            Some(BudgetConfig::Ratio {
+                ratio,
+                min_per_second,
+                window,
+            }) => ratio_builder(*ratio, *min_per_second, *window).problems(&mut f),
+            None => {}
+        }
+        if let Some(breaker) = &self.circuit_breaker {
+            breaker.core_builder().problems(&mut f);
+        }
+    }
+
+    /// Core's builder with the envelope and strategies (no budget or
+    /// breaker: those are created by [`builder`](Self::builder)).
+    fn core_builder(&self) -> PolicyBuilder {
+        let mut b = Policy::builder()
+            .deadline(self.deadline)
+            .max_attempts(self.max_attempts);
+        b = match self.max_unknown_attempts {
+            Some(cap) => b.max_unknown_attempts(cap),
+            None => b.unlimited_unknown_attempts(),
+        };
+        if let Some(timeout) = self.attempt_timeout {
+            b = b.attempt_timeout(timeout);
+        }
+        for (class, cap) in &self.per_class_max_attempts {
+            b = b.class_max_attempts(*class, *cap);
+        }
+        if let Some(strategy) = &self.strategy {
+            b = b.strategy(strategy.to_backoff());
+        }
+        for (class, strategy) in &self.strategies {
+            b = b.class_strategy(*class, strategy.to_backoff());
+        }
+        b
+    }
+
     /// A [`PolicyBuilder`] holding this configuration, with the default
     /// classifier: set yours with
     /// [`.classifier(..)`](PolicyBuilder::classifier) (and a result
     /// classifier, hooks, ...) and [`build`](PolicyBuilder::build).
     ///
-    /// The config is linted first; any lint error refuses it (warnings do
-    /// not). The budget and breaker are created here, one each: clone the
-    /// built policy to share them between call sites.
+    /// The config is linted first; a lint error (a problem redress-core's
+    /// validation reports, with its key) refuses it, warnings do not. The
+    /// budget and breaker are created here, one each: clone the built
+    /// policy to share them between call sites.
     ///
     /// ```
     /// use redress_config::PolicyConfig;
@@ -97,25 +155,7 @@ impl PolicyConfig {
         if report.has_errors() {
             return Err(BuildError::Invalid(report));
         }
-        let mut b = Policy::builder()
-            .deadline(self.deadline)
-            .max_attempts(self.max_attempts);
-        b = match self.max_unknown_attempts {
-            Some(cap) => b.max_unknown_attempts(cap),
-            None => b.unlimited_unknown_attempts(),
-        };
-        if let Some(timeout) = self.attempt_timeout {
-            b = b.attempt_timeout(timeout);
-        }
-        for (class, cap) in &self.per_class_max_attempts {
-            b = b.class_max_attempts(*class, *cap);
-        }
-        if let Some(strategy) = &self.strategy {
-            b = b.strategy(strategy.to_backoff());
-        }
-        for (class, strategy) in &self.strategies {
-            b = b.class_strategy(*class, strategy.to_backoff());
-        }
+        let mut b = self.core_builder();
         match &self.budget {
             Some(BudgetConfig::Rolling {
                 max_retries,
@@ -126,11 +166,7 @@ impl PolicyConfig {
                 min_per_second,
                 window,
             }) => {
-                let budget = RatioBudget::builder()
-                    .ratio(*ratio)
-                    .min_per_second(*min_per_second)
-                    .window(*window)
-                    .build()?;
+                let budget = ratio_builder(*ratio, *min_per_second, *window).build()?;
                 b = b.budget(Arc::new(budget));
             }
             None => {}
@@ -168,9 +204,20 @@ impl PolicyConfig {
     }
 }
 
+fn ratio_builder(ratio: f64, min_per_second: u32, window: Duration) -> RatioBudgetBuilder {
+    RatioBudget::builder()
+        .ratio(ratio)
+        .min_per_second(min_per_second)
+        .window(window)
+}
+
 impl BreakerConfig {
     /// The circuit breaker this config describes.
     pub fn build(&self) -> Result<CircuitBreaker, ConfigError> {
+        self.core_builder().build()
+    }
+
+    fn core_builder(&self) -> CircuitBreakerBuilder {
         let mut b = CircuitBreaker::builder()
             .failure_threshold(self.failure_threshold)
             .window(self.window)
@@ -179,6 +226,6 @@ impl BreakerConfig {
         for (class, threshold) in &self.class_thresholds {
             b = b.class_threshold(*class, *threshold);
         }
-        b.build()
+        b
     }
 }

@@ -10,6 +10,10 @@
 //!
 //! [`format_duration`] writes the shortest exact form, and parsing it gives
 //! the same duration back.
+//!
+//! The conformance scenarios' dialect ([`Dialect::Scenario`](crate::Dialect))
+//! writes durations as seconds instead (JSON numbers, as the reference
+//! runner reads them): [`seconds_to_duration`] converts them.
 
 use core::fmt;
 use core::time::Duration;
@@ -221,6 +225,34 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{secs}.{}s", frac.trim_end_matches('0'))
 }
 
+/// The largest number of seconds a scenario may give (about 31,700 years):
+/// far beyond any test, and small enough that every sum of times stays exact.
+pub const MAX_SECONDS: f64 = 1e12;
+
+/// Converts seconds to a duration, rounding to the nearest nanosecond (so
+/// `0.3` is exactly 300 ms). `None` for negative, non-finite or larger than
+/// [`MAX_SECONDS`] values.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_config::seconds_to_duration;
+///
+/// assert_eq!(seconds_to_duration(0.3), Some(Duration::from_millis(300)));
+/// assert_eq!(seconds_to_duration(-1.0), None);
+/// ```
+pub fn seconds_to_duration(secs: f64) -> Option<Duration> {
+    if !(secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs)) {
+        return None;
+    }
+    let whole = secs.trunc();
+    // Exact: the fractional part of a float is representable.
+    let nanos = ((secs - whole) * 1e9).round();
+    // Both casts are in range: 0 <= whole <= 1e12 and 0 <= nanos <= 1e9.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (whole, nanos) = (whole as u64, nanos as u64);
+    Duration::from_secs(whole).checked_add(Duration::from_nanos(nanos))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -320,5 +352,30 @@ mod tests {
                 assert_eq!(parse_duration(&format_duration(d)), Ok(d));
             }
         }
+    }
+
+    #[test]
+    fn seconds_round_to_the_nearest_nanosecond() {
+        assert_eq!(seconds_to_duration(0.3), Some(ms(300)));
+        assert_eq!(seconds_to_duration(0.7), Some(ms(700)));
+        assert_eq!(
+            seconds_to_duration(2.999_999_999_9),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(seconds_to_duration(0.0), Some(Duration::ZERO));
+        assert_eq!(seconds_to_duration(-0.0), Some(Duration::ZERO));
+        assert_eq!(seconds_to_duration(-1.0), None);
+        assert_eq!(seconds_to_duration(f64::NAN), None);
+        assert_eq!(seconds_to_duration(f64::INFINITY), None);
+        assert_eq!(seconds_to_duration(1e300), None);
+        assert_eq!(
+            seconds_to_duration(MAX_SECONDS),
+            Some(Duration::from_secs(1_000_000_000_000))
+        );
+        let sum: Duration = [0.1, 0.2, 0.7]
+            .into_iter()
+            .map(|s| seconds_to_duration(s).unwrap())
+            .sum();
+        assert_eq!(sum, Duration::from_secs(1));
     }
 }

@@ -14,7 +14,9 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::duration::format_duration;
 use crate::load::{POLICY_KEYS, join_path, segment};
-use crate::model::{BreakerConfig, BudgetConfig, ConfigFile, PolicyConfig, StrategyConfig};
+use crate::model::{
+    BreakerConfig, BudgetConfig, ConfigFile, ParamValue, PolicyConfig, StrategyConfig,
+};
 
 /// Why a policy cannot be written out as configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,47 +222,19 @@ fn duration(d: Duration) -> String {
 
 /// A strategy as a TOML inline table.
 fn inline_strategy(s: &StrategyConfig) -> String {
-    let kind = format!("kind = {}", quoted(s.kind()));
-    let fields: Vec<String> = match s {
-        StrategyConfig::DecorrelatedJitter { base, max }
-        | StrategyConfig::EqualJitter { base, max }
-        | StrategyConfig::FullJitter { base, max }
-        | StrategyConfig::TokenBackoff { base, max } => vec![
-            kind,
-            format!("base = {}", duration(*base)),
-            format!("max = {}", duration(*max)),
-        ],
-        StrategyConfig::Exponential { base, max, factor } => vec![
-            kind,
-            format!("base = {}", duration(*base)),
-            format!("max = {}", duration(*max)),
-            format!("factor = {}", float(*factor)),
-        ],
-        StrategyConfig::Constant { delay } => vec![kind, format!("delay = {}", duration(*delay))],
-        StrategyConfig::Schedule { delays } => {
-            let list: Vec<String> = delays.iter().map(|d| duration(*d)).collect();
-            vec![kind, format!("delays = [{}]", list.join(", "))]
-        }
-        StrategyConfig::RetryAfterOr { fallback, jitter } => vec![
-            kind,
-            format!("fallback = {}", inline_strategy(fallback)),
-            format!("jitter = {}", duration(*jitter)),
-        ],
-        StrategyConfig::Adaptive {
-            fallback,
-            window,
-            target_success,
-            min_multiplier,
-            max_multiplier,
-        } => vec![
-            kind,
-            format!("fallback = {}", inline_strategy(fallback)),
-            format!("window = {}", duration(*window)),
-            format!("target_success = {}", float(*target_success)),
-            format!("min_multiplier = {}", float(*min_multiplier)),
-            format!("max_multiplier = {}", float(*max_multiplier)),
-        ],
-    };
+    let mut fields = vec![format!("kind = {}", quoted(s.kind().name()))];
+    for (name, value) in s.param_values() {
+        let value = match value {
+            ParamValue::Duration(d) => duration(d),
+            ParamValue::Number(x) => float(x),
+            ParamValue::Delays(delays) => {
+                let list: Vec<String> = delays.iter().map(|d| duration(*d)).collect();
+                format!("[{}]", list.join(", "))
+            }
+            ParamValue::Fallback(fallback) => inline_strategy(fallback),
+        };
+        fields.push(format!("{name} = {value}"));
+    }
     format!("{{ {} }}", fields.join(", "))
 }
 
@@ -410,43 +384,16 @@ impl serde::Serialize for PolicyConfig {
 impl serde::Serialize for StrategyConfig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("kind", self.kind())?;
-        match self {
-            StrategyConfig::DecorrelatedJitter { base, max }
-            | StrategyConfig::EqualJitter { base, max }
-            | StrategyConfig::FullJitter { base, max }
-            | StrategyConfig::TokenBackoff { base, max } => {
-                map.serialize_entry("base", &AsDuration(*base))?;
-                map.serialize_entry("max", &AsDuration(*max))?;
-            }
-            StrategyConfig::Exponential { base, max, factor } => {
-                map.serialize_entry("base", &AsDuration(*base))?;
-                map.serialize_entry("max", &AsDuration(*max))?;
-                map.serialize_entry("factor", factor)?;
-            }
-            StrategyConfig::Constant { delay } => {
-                map.serialize_entry("delay", &AsDuration(*delay))?;
-            }
-            StrategyConfig::Schedule { delays } => {
-                let list: Vec<String> = delays.iter().map(|d| format_duration(*d)).collect();
-                map.serialize_entry("delays", &list)?;
-            }
-            StrategyConfig::RetryAfterOr { fallback, jitter } => {
-                map.serialize_entry("fallback", fallback.as_ref())?;
-                map.serialize_entry("jitter", &AsDuration(*jitter))?;
-            }
-            StrategyConfig::Adaptive {
-                fallback,
-                window,
-                target_success,
-                min_multiplier,
-                max_multiplier,
-            } => {
-                map.serialize_entry("fallback", fallback.as_ref())?;
-                map.serialize_entry("window", &AsDuration(*window))?;
-                map.serialize_entry("target_success", target_success)?;
-                map.serialize_entry("min_multiplier", min_multiplier)?;
-                map.serialize_entry("max_multiplier", max_multiplier)?;
+        map.serialize_entry("kind", self.kind().name())?;
+        for (name, value) in self.param_values() {
+            match value {
+                ParamValue::Duration(d) => map.serialize_entry(name, &AsDuration(d))?,
+                ParamValue::Number(x) => map.serialize_entry(name, &x)?,
+                ParamValue::Delays(delays) => {
+                    let list: Vec<String> = delays.iter().map(|d| format_duration(*d)).collect();
+                    map.serialize_entry(name, &list)?;
+                }
+                ParamValue::Fallback(fallback) => map.serialize_entry(name, fallback)?,
             }
         }
         map.end()

@@ -36,11 +36,15 @@
 //!   of policies), [`PolicyConfig::from_toml_str`] (one policy), or serde
 //!   (a policy embedded in the application's own config). Problems are
 //!   reported all at once, each naming its key, with line and column for
-//!   TOML and the nearest valid name for a typo.
+//!   TOML and the nearest valid name for a typo. The same loader reads a
+//!   policy written in the conformance scenarios' [`Dialect`]
+//!   ([`PolicyConfig::from_json_value`]).
 //! - **Build**: [`PolicyConfig::builder`] gives a
 //!   [`PolicyBuilder`](redress_core::PolicyBuilder) to add the classifier to;
 //!   [`build`](PolicyConfig::build) and [`build_with`](PolicyConfig::build_with)
-//!   are the short forms. Building lints first and refuses errors.
+//!   are the short forms. Building refuses exactly what redress-core's
+//!   validation refuses (the lint's errors, each with its key); warnings
+//!   never stop it.
 //! - **Write out**: [`PolicyConfig::from_policy`] reads a built policy back
 //!   (custom strategies cannot be: [`ExportError`]);
 //!   [`to_toml_string`](PolicyConfig::to_toml_string) and
@@ -48,8 +52,10 @@
 //!   explicitly.
 //! - **Lint**: [`Lint::lint`] on a config or a built [`Policy`](redress_core::Policy)
 //!   returns a [`Report`] of [`Diagnostic`]s, each with a stable code, the
-//!   key, a message and a one-line help; [`RULES`] lists them. `redress
-//!   doctor` runs the same rules.
+//!   key, a message and a one-line help; [`RULES`] lists them. The errors
+//!   (`E0xx`, `E108`) are redress-core's [`ConfigError`](redress_core::ConfigError)s,
+//!   the one set of validity rules; the warnings (`W0xx`) are this crate's.
+//!   `redress doctor` runs the same rules.
 //!
 //! ```
 //! use redress_config::{ConfigFile, Lint};
@@ -89,18 +95,24 @@
 //! | `retry_after_or` | `fallback` (required, a strategy), `jitter` (250ms) |
 //! | `adaptive` | `fallback` (required), `window` (60s), `target_success` (0.9), `min_multiplier` (1.0), `max_multiplier` (5.0) |
 //!
-//! A strategy with only defaults can be written as its kind:
-//! `strategy = "full_jitter"`. Budgets: `kind = "rolling"` (the default:
-//! `max_retries` and `window`, both required) or `kind = "ratio"` (`ratio`
-//! 0.2, `min_per_second` 10, `window` 10s). Breakers: `failure_threshold`
-//! (5), `window` (60s), `recovery_timeout` (30s), `trip_on` (`TRANSIENT`,
-//! `SERVER_ERROR`), `class_thresholds` (none).
+//! The kinds, parameters and defaults are redress-core's
+//! [`StrategyKind`](redress_core::StrategyKind) table. `retry_after_or` may
+//! fall back to `adaptive`, and `adaptive` wraps a plain curve; any other
+//! nesting loads but is refused (`E108`). A strategy with only defaults can
+//! be written as its kind: `strategy = "full_jitter"`.
+//!
+//! Budgets: `kind = "rolling"` (the default: `max_retries` and `window`,
+//! both required) or `kind = "ratio"` (`ratio` 0.2, `min_per_second` 10,
+//! `window` 10s). Breakers: `failure_threshold` (5), `window` (60s),
+//! `recovery_timeout` (30s), `trip_on` (`TRANSIENT`, `SERVER_ERROR`),
+//! `class_thresholds` (none).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod build;
 mod diagnostic;
+mod dialect;
 mod duration;
 mod export;
 pub mod lint;
@@ -111,7 +123,10 @@ mod tree;
 
 pub use build::BuildError;
 pub use diagnostic::{Diagnostic, Location, Report, Severity};
-pub use duration::{DurationError, format_duration, parse_duration};
+pub use dialect::Dialect;
+pub use duration::{
+    DurationError, MAX_SECONDS, format_duration, parse_duration, seconds_to_duration,
+};
 pub use export::ExportError;
 pub use lint::{Lint, RULES, Rule};
 pub use load::{Document, Entry, Format, LoadError};

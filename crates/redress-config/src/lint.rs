@@ -1,12 +1,16 @@
 //! Lint rules for retry policies, on a config or on a built policy.
 //!
-//! Errors (`E0xx`) are configurations that cannot work: building refuses
-//! them. Warnings (`W0xx`) are configurations that work, but not the way
-//! their author most likely meant: a cap that never binds, a strategy that
-//! is never consulted, clients that retry in lockstep. Every finding has a
-//! stable code, the key it is about, and a one-line help; [`RULES`] lists
-//! them all. (Problems found while *loading* a file are `E1xx`; see
-//! [`load`](crate::load).)
+//! Errors (`E0xx`, and `E108` for a nesting) are configurations that cannot
+//! work: they are exactly what redress-core's validation refuses
+//! ([`ConfigError`], with its [`code`](ConfigError::code)), here given the
+//! key they are about, a message and a help in config terms. Building
+//! refuses them, and nothing else. Warnings (`W0xx`) are this crate's own:
+//! configurations that work, but not the way their author most likely
+//! meant: a cap that never binds, a strategy that is never consulted,
+//! clients that retry in lockstep, a budget that refuses every retry.
+//! Every finding has a stable code, the key it is about, and a one-line
+//! help; [`RULES`] lists them all. (Problems found while *loading* a file
+//! are `E1xx`; see [`load`](crate::load).)
 //!
 //! A policy built in code is linted through the same rules ([`Lint`] is
 //! implemented for [`Policy`]), so a unit test can hold a code-built policy
@@ -17,9 +21,12 @@
 use core::time::Duration;
 use std::collections::BTreeMap;
 
-use redress_core::{ErrorClass, Policy};
+use redress_core::{
+    Component, ConfigError, ErrorClass, Policy, Setting, StrategyKind, StrategyProblem,
+};
 
 use crate::diagnostic::{Diagnostic, Report, Severity};
+use crate::dialect::Dialect;
 use crate::duration::format_duration as fmt_d;
 use crate::load::join_path;
 use crate::model::{BreakerConfig, BudgetConfig, PolicyConfig, StrategyConfig};
@@ -50,13 +57,227 @@ pub trait Lint {
 
 impl Lint for PolicyConfig {
     fn lint(&self) -> Report {
-        View::of_config(self).lint()
+        let mut out = Vec::new();
+        self.problems(|e| out.push(core_error(e)));
+        View::of_config(self).warnings(&mut out);
+        Report::new(out)
     }
 }
 
 impl<C, R> Lint for Policy<C, R> {
     fn lint(&self) -> Report {
-        View::of_policy(self).lint()
+        // A built policy passed core's validation: this finds nothing,
+        // and is here so the two lints cannot drift apart.
+        let mut out = Vec::new();
+        self.retry().problems(|e| out.push(core_error(e)));
+        View::of_policy(self).warnings(&mut out);
+        Report::new(out)
+    }
+}
+
+/// The key a core problem is about, as config files name it
+/// (`strategies.RATE_LIMIT.fallback.base`).
+pub(crate) fn setting_path(setting: Setting) -> String {
+    match setting {
+        Setting::Policy(key) => key.to_owned(),
+        Setting::Strategy {
+            class,
+            depth,
+            param,
+        } => {
+            let mut path = match class {
+                None => "strategy".to_owned(),
+                Some(class) => format!("strategies.{}", class.name()),
+            };
+            for _ in 0..depth {
+                path.push_str(".fallback");
+            }
+            join_path(&path, param)
+        }
+        Setting::Budget(key) => join_path("budget", key),
+        Setting::CircuitBreaker {
+            class: Some(class), ..
+        } => format!("circuit_breaker.class_thresholds.{}", class.name()),
+        Setting::CircuitBreaker { setting, .. } => join_path("circuit_breaker", setting),
+        _ => String::new(),
+    }
+}
+
+/// A core problem as a finding: its code and key from core, a message and
+/// help in config terms.
+pub(crate) fn core_error(e: &ConfigError) -> Diagnostic {
+    core_error_in(e, Dialect::Config)
+}
+
+/// A core problem as a finding, its key and examples written in `dialect`.
+fn core_error_in(e: &ConfigError, dialect: Dialect) -> Diagnostic {
+    let (message, help) = describe(e, dialect);
+    let path = dialect.path(&setting_path(e.setting()));
+    Diagnostic::error(e.code(), path, message).with_help(help)
+}
+
+impl PolicyConfig {
+    /// The errors of its [`lint`](Lint::lint), exactly what redress-core's
+    /// validation refuses, with their keys and help written in `dialect`
+    /// and under `prefix` (a scenario's `policy`). For a file of another
+    /// format that embeds a policy: `redress simulate` checks a
+    /// scenario's policy with it.
+    ///
+    /// ```
+    /// use redress_config::{Dialect, PolicyConfig};
+    ///
+    /// let value = serde_json::json!({"deadline_s": 0, "strategy": {"kind": "constant", "delay_s": 1}});
+    /// let config = PolicyConfig::from_json_value(&value, Dialect::Scenario, "policy")?;
+    /// let errors = config.errors_in(Dialect::Scenario, "policy");
+    /// assert_eq!(errors[0].to_string(), "policy.deadline_s: error[E002]: the deadline is zero: \
+    ///     no attempt could run (help: give the whole call a positive time budget, e.g. \"deadline_s\": 30.0)");
+    /// # Ok::<(), redress_config::LoadError>(())
+    /// ```
+    pub fn errors_in(&self, dialect: Dialect, prefix: &str) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        self.problems(|e| {
+            let mut d = core_error_in(e, dialect);
+            d.path = join_path(prefix, &d.path);
+            out.push(d);
+        });
+        Report::new(out).diagnostics
+    }
+}
+
+fn describe(e: &ConfigError, dialect: Dialect) -> (String, String) {
+    let fixed = |message: &str, help: &str| (message.to_owned(), help.to_owned());
+    // `key = value` as the dialect writes it (durations as TOML strings or
+    // as seconds).
+    let set = |key: &str, config: &str, scenario: &str| match dialect {
+        Dialect::Scenario => format!("\"{}\": {scenario}", dialect.key(key)),
+        _ => format!("{key} = {config}"),
+    };
+    match e {
+        ConfigError::ZeroMaxAttempts => fixed(
+            "max_attempts is 0: not even one attempt would run",
+            "max_attempts counts the first attempt: use 1 for a single attempt with no retries",
+        ),
+        ConfigError::ZeroDeadline => (
+            "the deadline is zero: no attempt could run".to_owned(),
+            format!(
+                "give the whole call a positive time budget, e.g. {}",
+                set("deadline", "\"30s\"", "30.0")
+            ),
+        ),
+        ConfigError::ZeroAttemptTimeout => fixed(
+            "attempt_timeout is zero: every attempt would time out at once",
+            "remove attempt_timeout for no per-attempt limit, or give it a positive duration",
+        ),
+        ConfigError::NoStrategy => (
+            "no backoff strategy: the policy has no way to wait between attempts".to_owned(),
+            match dialect {
+                Dialect::Scenario => "add `\"strategy\": {\"kind\": \"constant\", \"delay_s\": 0.5}`, or per-class `strategies`".to_owned(),
+                _ => "add `strategy = { kind = \"decorrelated_jitter\", max = \"5s\" }`, or per-class `strategies`".to_owned(),
+            },
+        ),
+        ConfigError::InvalidStrategy { kind, problem, .. } => {
+            describe_strategy(*kind, problem, dialect)
+        }
+        ConfigError::ZeroWindow {
+            component: Component::Budget,
+        } => (
+            "the budget window is zero".to_owned(),
+            format!(
+                "give it a positive window, e.g. {}",
+                set("window", "\"60s\"", "60.0")
+            ),
+        ),
+        ConfigError::ZeroWindow { .. } => (
+            "the breaker window is zero".to_owned(),
+            format!(
+                "give it a positive window, e.g. {}",
+                set("window", "\"60s\"", "60.0")
+            ),
+        ),
+        ConfigError::InvalidRatio(ratio) => (
+            format!("the budget ratio {ratio} is not a number from 0 to 1000"),
+            "use a small share of calls, e.g. ratio = 0.2 (one retry per five calls)".to_owned(),
+        ),
+        ConfigError::ZeroFailureThreshold { class: None } => fixed(
+            "failure_threshold is 0: the breaker could never close",
+            "use at least 1 (5 is the default)",
+        ),
+        ConfigError::ZeroFailureThreshold { class: Some(class) } => (
+            format!("the {class} threshold is 0"),
+            "use at least 1".to_owned(),
+        ),
+        ConfigError::ZeroRecoveryTimeout => (
+            "recovery_timeout is zero: an open breaker would probe at once".to_owned(),
+            format!(
+                "give the dependency time to recover, e.g. {}",
+                set("recovery_timeout", "\"30s\"", "30.0")
+            ),
+        ),
+        other => (
+            other.to_string(),
+            format!("see {} in `redress doctor --list-rules`", other.code()),
+        ),
+    }
+}
+
+fn describe_strategy(
+    kind: StrategyKind,
+    problem: &StrategyProblem,
+    dialect: Dialect,
+) -> (String, String) {
+    let fixed = |message: &str, help: &str| (message.to_owned(), help.to_owned());
+    match problem {
+        StrategyProblem::BaseAboveMax { base, max } => (
+            format!("base ({}) is above max ({})", fmt_d(*base), fmt_d(*max)),
+            "base is the first delay and max the cap: lower base or raise max".to_owned(),
+        ),
+        StrategyProblem::ZeroBase => (
+            format!("base is 0: every `{kind}` delay would be 0"),
+            "give base a positive duration (250ms is the default)".to_owned(),
+        ),
+        StrategyProblem::InvalidFactor(factor) => (
+            format!("factor {factor} makes delays shrink or explode"),
+            "use a finite factor of at least 1.0 (2.0 doubles each delay)".to_owned(),
+        ),
+        StrategyProblem::EmptySchedule => (
+            "the schedule lists no delays".to_owned(),
+            match dialect {
+                Dialect::Scenario => "list at least one: \"delays_s\": [0.1, 0.5, 2.0]",
+                _ => "list at least one: delays = [\"100ms\", \"500ms\", \"2s\"]",
+            }
+            .to_owned(),
+        ),
+        StrategyProblem::ZeroAdaptiveWindow => fixed(
+            "the adaptive window is zero",
+            "give it a positive window (60s is the default)",
+        ),
+        StrategyProblem::InvalidTargetSuccess(target) => (
+            format!("target_success {target} is not in (0, 1]"),
+            "it is a success rate: 0.9 means stretch delays below 90% success".to_owned(),
+        ),
+        StrategyProblem::InvalidMultipliers { min, max } => (
+            format!("multipliers {min} to {max} are not finite with 1 <= min <= max"),
+            "use min_multiplier = 1.0 and a larger max_multiplier (5.0 is the default)".to_owned(),
+        ),
+        StrategyProblem::Nested { outer, inner } => {
+            let help = match (outer, inner) {
+                (StrategyKind::RetryAfterOr, _) => {
+                    "`retry_after_or` cannot fall back to another `retry_after_or`: one already honors the hint"
+                }
+                (_, StrategyKind::RetryAfterOr) => {
+                    "put `retry_after_or` outside: { kind = \"retry_after_or\", fallback = { kind = \"adaptive\", ... } }"
+                }
+                _ => "an `adaptive` strategy cannot stretch another `adaptive` one",
+            };
+            (
+                format!("a `{inner}` strategy cannot be used here"),
+                help.to_owned(),
+            )
+        }
+        other => (
+            other.to_string(),
+            format!("see {} in `redress doctor --list-rules`", other.code()),
+        ),
     }
 }
 
@@ -89,7 +310,10 @@ const fn warning(code: &'static str, summary: &'static str) -> Rule {
 }
 
 /// Every rule: the lints (`E0xx`, `W0xx`) and the problems loading a file
-/// reports (`E1xx`).
+/// reports (`E1xx`). The errors a lint reports are redress-core's
+/// [`ConfigError::CODES`] (a test holds the two lists together): `E001` to
+/// `E015` and `E108`. `E012` is retired: a budget that refuses every retry
+/// is legal, as in the reference, and is the warning `W020`.
 pub const RULES: &[Rule] = &[
     error("E001", "max_attempts is 0"),
     error("E002", "the deadline is zero"),
@@ -117,7 +341,6 @@ pub const RULES: &[Rule] = &[
         "E011",
         "a ratio budget's ratio not a finite number in [0, 1000]",
     ),
-    error("E012", "a budget that refuses every retry"),
     error(
         "E013",
         "a circuit breaker threshold (overall or per class) below 1",
@@ -150,7 +373,10 @@ pub const RULES: &[Rule] = &[
         "E107",
         "a required key is missing (`kind`, `delay`, `fallback`, ...)",
     ),
-    error("E108", "a strategy nested where the engine cannot run it"),
+    error(
+        "E108",
+        "a strategy nested where the engine cannot run it (found by the lint, like E0xx)",
+    ),
     error("E109", "`[policies]` holds no policy"),
     warning(
         "W001",
@@ -197,6 +423,10 @@ pub const RULES: &[Rule] = &[
     warning(
         "W019",
         "a breaker class threshold at or above failure_threshold (no effect)",
+    ),
+    warning(
+        "W020",
+        "a budget that refuses every retry (max_retries = 0, or a ratio budget that earns none)",
     ),
 ];
 
@@ -338,46 +568,16 @@ impl View {
         all
     }
 
-    fn lint(&self) -> Report {
-        let mut out = Vec::new();
-        self.envelope(&mut out);
-        self.strategy_params(&mut out);
-        self.budget_rules(&mut out);
-        self.breaker_rules(&mut out);
-        self.class_rules(&mut out);
-        self.timing_rules(&mut out);
-        Report::new(out)
+    /// The warnings (the errors are core's).
+    fn warnings(&self, out: &mut Vec<Diagnostic>) {
+        self.envelope(out);
+        self.budget_rules(out);
+        self.breaker_rules(out);
+        self.class_rules(out);
+        self.timing_rules(out);
     }
 
     fn envelope(&self, out: &mut Vec<Diagnostic>) {
-        if self.max_attempts == 0 {
-            out.push(
-                Diagnostic::error("E001", "max_attempts", "max_attempts is 0: not even one attempt would run")
-                    .with_help("max_attempts counts the first attempt: use 1 for a single attempt with no retries"),
-            );
-        }
-        if self.deadline.is_zero() {
-            out.push(
-                Diagnostic::error(
-                    "E002",
-                    "deadline",
-                    "the deadline is zero: no attempt could run",
-                )
-                .with_help("give the whole call a positive time budget, e.g. deadline = \"30s\""),
-            );
-        }
-        if self.attempt_timeout.is_some_and(|t| t.is_zero()) {
-            out.push(
-                Diagnostic::error("E003", "attempt_timeout", "attempt_timeout is zero: every attempt would time out at once")
-                    .with_help("remove attempt_timeout for no per-attempt limit, or give it a positive duration"),
-            );
-        }
-        if self.default.is_none() && self.strategies.is_empty() {
-            out.push(
-                Diagnostic::error("E004", "strategy", "no backoff strategy: the policy has no way to wait between attempts")
-                    .with_help("add `strategy = { kind = \"decorrelated_jitter\", max = \"5s\" }`, or per-class `strategies`"),
-            );
-        }
         if self.max_attempts > LARGE_MAX_ATTEMPTS {
             out.push(
                 Diagnostic::warning(
@@ -417,14 +617,6 @@ impl View {
         }
     }
 
-    fn strategy_params(&self, out: &mut Vec<Diagnostic>) {
-        for (path, strat) in self.all_strategies() {
-            if let Strat::Known(s) = strat {
-                check_params(s, &path, out);
-            }
-        }
-    }
-
     fn budget_rules(&self, out: &mut Vec<Diagnostic>) {
         let Some(budget) = &self.budget else {
             return;
@@ -434,28 +626,18 @@ impl View {
             BudgetView::Opaque { window } => *window,
         };
         if let BudgetView::Known(b) = budget {
-            if b.window().is_zero() {
-                out.push(
-                    Diagnostic::error("E010", "budget.window", "the budget window is zero")
-                        .with_help("give it a positive window, e.g. window = \"60s\""),
-                );
-            }
             match b {
                 BudgetConfig::Rolling { max_retries: 0, .. } => out.push(
-                    Diagnostic::error("E012", "budget.max_retries", "the budget allows 0 retries: every retry is refused")
+                    Diagnostic::warning("W020", "budget.max_retries", "the budget allows 0 retries: every retry is refused")
                         .with_help("allow some retries per window (e.g. max_retries = 100), or remove the budget"),
                 ),
                 BudgetConfig::Ratio { ratio, min_per_second, window } => {
-                    if !(ratio.is_finite() && (0.0..=1000.0).contains(ratio)) {
-                        out.push(
-                            Diagnostic::error("E011", "budget.ratio", format!("the budget ratio {ratio} is not a number from 0 to 1000"))
-                                .with_help("use a small share of calls, e.g. ratio = 0.2 (one retry per five calls)"),
-                        );
-                    } else {
+                    // A ratio out of range is core's error (E011).
+                    if ratio.is_finite() && (0.0..=1000.0).contains(ratio) {
                         let reserve = f64::from(*min_per_second) * window.as_secs_f64();
                         if *ratio == 0.0 && reserve < 1.0 {
                             out.push(
-                                Diagnostic::error("E012", "budget.ratio", "the budget earns no retries: ratio is 0 and min_per_second gives none per window")
+                                Diagnostic::warning("W020", "budget.ratio", "the budget earns no retries: ratio is 0 and min_per_second gives none per window")
                                     .with_help("raise ratio (e.g. 0.2) or min_per_second, or remove the budget"),
                             );
                         }
@@ -492,24 +674,10 @@ impl View {
         let Some(Some(b)) = &self.breaker else {
             return;
         };
-        if b.failure_threshold == 0 {
-            out.push(
-                Diagnostic::error(
-                    "E013",
-                    "circuit_breaker.failure_threshold",
-                    "failure_threshold is 0: the breaker could never close",
-                )
-                .with_help("use at least 1 (5 is the default)"),
-            );
-        }
         for (class, threshold) in &b.class_thresholds {
             let path = format!("circuit_breaker.class_thresholds.{}", class.name());
-            if *threshold == 0 {
-                out.push(
-                    Diagnostic::error("E013", path, format!("the {class} threshold is 0"))
-                        .with_help("use at least 1"),
-                );
-            } else if b.failure_threshold > 0 && *threshold >= b.failure_threshold {
+            // A threshold of 0 is core's error (E013).
+            if *threshold > 0 && b.failure_threshold > 0 && *threshold >= b.failure_threshold {
                 out.push(
                     Diagnostic::warning(
                         "W019",
@@ -522,26 +690,6 @@ impl View {
                     .with_help("lower the class threshold, or remove it and list the class in trip_on"),
                 );
             }
-        }
-        if b.window.is_zero() {
-            out.push(
-                Diagnostic::error(
-                    "E014",
-                    "circuit_breaker.window",
-                    "the breaker window is zero",
-                )
-                .with_help("give it a positive window, e.g. window = \"60s\""),
-            );
-        }
-        if b.recovery_timeout.is_zero() {
-            out.push(
-                Diagnostic::error(
-                    "E015",
-                    "circuit_breaker.recovery_timeout",
-                    "recovery_timeout is zero: an open breaker would probe at once",
-                )
-                .with_help("give the dependency time to recover, e.g. recovery_timeout = \"30s\""),
-            );
         }
         if b.trip_on.is_empty() && b.class_thresholds.is_empty() {
             out.push(
@@ -642,7 +790,13 @@ impl View {
         if self.retried(ErrorClass::RateLimit) {
             let own = self.strategies.contains_key(&ErrorClass::RateLimit);
             let honors = match self.strategy_for(ErrorClass::RateLimit) {
-                Some(Strat::Known(s)) => matches!(s, StrategyConfig::RetryAfterOr { .. }),
+                Some(Strat::Known(s)) => {
+                    let mut honors = false;
+                    walk(s, "", &mut |s, _| {
+                        honors |= matches!(s, StrategyConfig::RetryAfterOr { .. });
+                    });
+                    honors
+                }
                 Some(Strat::Opaque {
                     honors_retry_after, ..
                 }) => *honors_retry_after,
@@ -695,7 +849,8 @@ impl View {
                 }
                 continue;
             };
-            if has_param_error(s) {
+            // A strategy core refuses gets its error, not timing warnings.
+            if s.to_backoff().validate().is_err() {
                 continue;
             }
             let first = first_min(s);
@@ -766,109 +921,6 @@ fn walk(s: &StrategyConfig, path: &str, f: &mut impl FnMut(&StrategyConfig, &str
     {
         walk(fallback, &join_path(path, "fallback"), f);
     }
-}
-
-fn check_params(s: &StrategyConfig, path: &str, out: &mut Vec<Diagnostic>) {
-    walk(s, path, &mut |s, p| match s {
-        StrategyConfig::DecorrelatedJitter { base, max }
-        | StrategyConfig::EqualJitter { base, max }
-        | StrategyConfig::FullJitter { base, max }
-        | StrategyConfig::TokenBackoff { base, max }
-        | StrategyConfig::Exponential { base, max, .. } => {
-            if base > max {
-                out.push(
-                    Diagnostic::error(
-                        "E005",
-                        join_path(p, "base"),
-                        format!("base ({}) is above max ({})", fmt_d(*base), fmt_d(*max)),
-                    )
-                    .with_help("base is the first delay and max the cap: lower base or raise max"),
-                );
-            } else if base.is_zero() {
-                out.push(
-                    Diagnostic::error(
-                        "E006",
-                        join_path(p, "base"),
-                        format!("base is 0: every `{}` delay would be 0", s.kind()),
-                    )
-                    .with_help("give base a positive duration (250ms is the default)"),
-                );
-            }
-            if let StrategyConfig::Exponential { factor, .. } = s {
-                if !(factor.is_finite() && *factor >= 1.0) {
-                    out.push(
-                        Diagnostic::error(
-                            "E007",
-                            join_path(p, "factor"),
-                            format!("factor {factor} makes delays shrink or explode"),
-                        )
-                        .with_help("use a finite factor of at least 1.0 (2.0 doubles each delay)"),
-                    );
-                }
-            }
-        }
-        StrategyConfig::Schedule { delays } if delays.is_empty() => out.push(
-            Diagnostic::error(
-                "E008",
-                join_path(p, "delays"),
-                "the schedule lists no delays",
-            )
-            .with_help("list at least one: delays = [\"100ms\", \"500ms\", \"2s\"]"),
-        ),
-        StrategyConfig::Adaptive {
-            window,
-            target_success,
-            min_multiplier,
-            max_multiplier,
-            ..
-        } => {
-            if window.is_zero() {
-                out.push(
-                    Diagnostic::error(
-                        "E009",
-                        join_path(p, "window"),
-                        "the adaptive window is zero",
-                    )
-                    .with_help("give it a positive window (60s is the default)"),
-                );
-            }
-            if !(*target_success > 0.0 && *target_success <= 1.0) {
-                out.push(
-                    Diagnostic::error(
-                        "E009",
-                        join_path(p, "target_success"),
-                        format!("target_success {target_success} is not in (0, 1]"),
-                    )
-                    .with_help("it is a success rate: 0.9 means stretch delays below 90% success"),
-                );
-            }
-            let (lo, hi) = (*min_multiplier, *max_multiplier);
-            if !(lo.is_finite() && hi.is_finite() && lo >= 1.0 && hi >= lo) {
-                let key = if lo.is_finite() && lo >= 1.0 {
-                    "max_multiplier"
-                } else {
-                    "min_multiplier"
-                };
-                out.push(
-                    Diagnostic::error(
-                        "E009",
-                        join_path(p, key),
-                        format!("multipliers {lo} to {hi} are not finite with 1 <= min <= max"),
-                    )
-                    .with_help(
-                        "use min_multiplier = 1.0 and a larger max_multiplier (5.0 is the default)",
-                    ),
-                );
-            }
-        }
-        _ => {}
-    });
-}
-
-fn has_param_error(s: &StrategyConfig) -> bool {
-    let mut out = Vec::new();
-    check_params(s, "", &mut out);
-    !out.is_empty()
 }
 
 fn secs(x: f64) -> Duration {
@@ -946,7 +998,7 @@ fn all_zero(s: &StrategyConfig) -> bool {
         }
         StrategyConfig::RetryAfterOr { fallback, .. }
         | StrategyConfig::Adaptive { fallback, .. } => all_zero(fallback),
-        // A zero base is an error of its own (E006).
+        // A zero base is core's error (E006).
         _ => false,
     }
 }

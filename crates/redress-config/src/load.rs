@@ -21,13 +21,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use redress_core::ErrorClass;
+use redress_core::backoff::{Param, ParamKind, StrategyKind};
 
 use crate::diagnostic::{Diagnostic, Location, Report};
-use crate::duration::{DurationError, parse_duration};
+use crate::dialect::Dialect;
+use crate::duration::{DurationError, MAX_SECONDS, parse_duration, seconds_to_duration};
 use crate::lint::Lint;
-use crate::model::{
-    BreakerConfig, BudgetConfig, ConfigFile, Defaults, PolicyConfig, StrategyConfig,
-};
+use crate::model::{BreakerConfig, BudgetConfig, ConfigFile, PolicyConfig, StrategyConfig};
 use crate::suggest::suggest;
 use crate::tree::{Node, Value};
 
@@ -344,11 +344,7 @@ impl Document {
     }
 
     fn from_node(root: &Node, text: Option<&str>) -> Result<Document, LoadError> {
-        let mut walker = Walker {
-            text,
-            problems: Vec::new(),
-            index: BTreeMap::new(),
-        };
+        let mut walker = Walker::new(text, Dialect::Config);
         let (single, entries) = walker.document(root);
         if !walker.problems.is_empty() {
             return Err(LoadError::Invalid {
@@ -546,22 +542,55 @@ fn json_location(text: &str, e: &serde_json::Error) -> Option<Location> {
 /// Walks a tree into configs, collecting problems and key locations.
 struct Walker<'t> {
     text: Option<&'t str>,
+    dialect: Dialect,
     problems: Vec<Diagnostic>,
     index: BTreeMap<String, Spans>,
 }
 
-/// What a strategy may wrap, to refuse nestings the engine cannot run.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Nesting {
-    /// Any kind.
-    Top,
-    /// Inside `retry_after_or`: anything but `retry_after_or`.
-    InRetryAfter,
-    /// Inside `adaptive`: a plain curve.
-    InAdaptive,
+/// How deep `fallback`s may nest before loading stops descending. Core
+/// refuses anything deeper than `retry_after_or(adaptive(curve))` (two
+/// deep) anyway; the limit only keeps a hostile file from exhausting the
+/// stack.
+const MAX_FALLBACK_DEPTH: u8 = 8;
+
+/// A strategy parameter as read, before the strategy is assembled.
+enum Parsed {
+    Duration(Duration),
+    Number(f64),
+    Delays(Vec<Duration>),
+    Fallback(StrategyConfig),
 }
 
 impl<'t> Walker<'t> {
+    fn new(text: Option<&'t str>, dialect: Dialect) -> Self {
+        Walker {
+            text,
+            dialect,
+            problems: Vec::new(),
+            index: BTreeMap::new(),
+        }
+    }
+
+    /// The key `canonical` is written under in the dialect.
+    fn key(&self, canonical: &str) -> String {
+        self.dialect.key(canonical)
+    }
+
+    /// The keys `canonical` are written under.
+    fn keys(&self, canonical: &[&str]) -> Vec<String> {
+        canonical.iter().map(|k| self.key(k)).collect()
+    }
+
+    /// The value of the setting `canonical`; a scenario's `null` is a key
+    /// left out.
+    fn find<'n>(&self, entries: &'n [(String, Node)], canonical: &str) -> Option<&'n Node> {
+        let node = find(entries, &self.key(canonical))?;
+        if self.dialect.null_is_absent() && node.value == Value::Null {
+            return None;
+        }
+        Some(node)
+    }
+
     fn location(&self, span: Option<&Range<usize>>) -> Option<Location> {
         let text = self.text?;
         let span = span?;
@@ -624,16 +653,22 @@ impl<'t> Walker<'t> {
         &mut self,
         entries: &[(String, Node)],
         path: &str,
-        allowed: &[&str],
+        allowed: &[String],
         extra: &[&str],
         what: &str,
     ) {
         for (key, node) in entries {
-            if allowed.contains(&key.as_str()) {
+            if allowed.contains(key) {
                 continue;
             }
             let child = join_path(path, &segment(key));
-            let near = suggest(key, allowed.iter().chain(extra).copied());
+            let near = suggest(
+                key,
+                allowed
+                    .iter()
+                    .map(String::as_str)
+                    .chain(extra.iter().copied()),
+            );
             let help = match near {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("{what} takes: {}", allowed.join(", ")),
@@ -663,6 +698,9 @@ impl<'t> Walker<'t> {
 
     fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
         self.record(path, node);
+        if self.dialect == Dialect::Scenario {
+            return self.seconds(node, path);
+        }
         let key = last_segment(path);
         let text = match &node.value {
             Value::String(s) => s,
@@ -716,14 +754,40 @@ impl<'t> Walker<'t> {
         }
     }
 
+    /// Seconds as a number (the scenario dialect).
+    fn seconds(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        let key = last_segment(path);
+        let secs = match &node.value {
+            Value::Integer(n) => *n as f64,
+            Value::Float(x) => *x,
+            _ => {
+                self.wrong_type(node, path, "a number of seconds", None);
+                return None;
+            }
+        };
+        let parsed = seconds_to_duration(secs);
+        if parsed.is_none() {
+            let d = Diagnostic::error(
+                codes::BAD_DURATION,
+                path,
+                format!("`{key}` is not a valid number of seconds: {secs}"),
+            )
+            .with_help(format!(
+                "give a finite number of seconds from 0 to {MAX_SECONDS}"
+            ));
+            self.problem(d, node, false);
+        }
+        parsed
+    }
+
     fn opt_duration(
         &mut self,
         entries: &[(String, Node)],
         path: &str,
         key: &str,
     ) -> Option<Duration> {
-        let node = find(entries, key)?;
-        self.duration(node, &join_path(path, key))
+        let node = self.find(entries, key)?;
+        self.duration(node, &join_path(path, &self.key(key)))
     }
 
     /// A whole number from 0 to `u32::MAX`.
@@ -762,7 +826,7 @@ impl<'t> Walker<'t> {
     }
 
     fn opt_count(&mut self, entries: &[(String, Node)], path: &str, key: &str) -> Option<u32> {
-        let node = find(entries, key)?;
+        let node = self.find(entries, key)?;
         self.count(node, &join_path(path, key))
     }
 
@@ -779,7 +843,7 @@ impl<'t> Walker<'t> {
     }
 
     fn opt_number(&mut self, entries: &[(String, Node)], path: &str, key: &str) -> Option<f64> {
-        let node = find(entries, key)?;
+        let node = self.find(entries, key)?;
         self.number(node, &join_path(path, key))
     }
 
@@ -918,37 +982,39 @@ impl<'t> Walker<'t> {
             return config;
         };
         let extra: &[&str] = if top { &["policies"] } else { &[] };
-        self.check_keys(entries, path, &POLICY_KEYS, extra, "a policy");
+        let allowed = self.keys(&POLICY_KEYS);
+        self.check_keys(entries, path, &allowed, extra, "a policy");
         if let Some(d) = self.opt_duration(entries, path, "deadline") {
             config.deadline = d;
         }
         if let Some(n) = self.opt_count(entries, path, "max_attempts") {
             config.max_attempts = n;
         }
+        // Not `self.find`: a scenario's `null` lifts the cap.
         if let Some(node) = find(entries, "max_unknown_attempts") {
             config.max_unknown_attempts =
                 self.unknown_cap(node, &join_path(path, "max_unknown_attempts"));
         }
         config.attempt_timeout = self.opt_duration(entries, path, "attempt_timeout");
-        if let Some(node) = find(entries, "per_class_max_attempts") {
+        if let Some(node) = self.find(entries, "per_class_max_attempts") {
             config.per_class_max_attempts = self.class_map(
                 node,
                 &join_path(path, "per_class_max_attempts"),
                 |w, n, p| w.count(n, p),
             );
         }
-        if let Some(node) = find(entries, "strategy") {
-            config.strategy = self.strategy(node, &join_path(path, "strategy"), Nesting::Top);
+        if let Some(node) = self.find(entries, "strategy") {
+            config.strategy = self.strategy(node, &join_path(path, "strategy"), 0);
         }
-        if let Some(node) = find(entries, "strategies") {
+        if let Some(node) = self.find(entries, "strategies") {
             config.strategies = self.class_map(node, &join_path(path, "strategies"), |w, n, p| {
-                w.strategy(n, p, Nesting::Top)
+                w.strategy(n, p, 0)
             });
         }
-        if let Some(node) = find(entries, "budget") {
+        if let Some(node) = self.find(entries, "budget") {
             config.budget = self.budget(node, &join_path(path, "budget"));
         }
-        if let Some(node) = find(entries, "circuit_breaker") {
+        if let Some(node) = self.find(entries, "circuit_breaker") {
             config.circuit_breaker = self.breaker(node, &join_path(path, "circuit_breaker"));
         }
         config
@@ -956,6 +1022,18 @@ impl<'t> Walker<'t> {
 
     fn unknown_cap(&mut self, node: &Node, path: &str) -> Option<u32> {
         let default = Some(redress_core::Policy::DEFAULT_MAX_UNKNOWN_ATTEMPTS);
+        if self.dialect == Dialect::Scenario {
+            self.record(path, node);
+            return match &node.value {
+                Value::Null => None,
+                Value::Integer(_) => self.count(node, path).or(default),
+                _ => {
+                    let help = Some("write a whole number, or null for no cap".to_owned());
+                    self.wrong_type(node, path, "a whole number or null", help);
+                    default
+                }
+            };
+        }
         match &node.value {
             Value::String(s) if s == "unlimited" => {
                 self.record(path, node);
@@ -985,16 +1063,23 @@ impl<'t> Walker<'t> {
         }
     }
 
-    fn strategy(&mut self, node: &Node, path: &str, nesting: Nesting) -> Option<StrategyConfig> {
+    fn strategy(&mut self, node: &Node, path: &str, depth: u8) -> Option<StrategyConfig> {
         self.record(path, node);
+        let dialect = self.dialect;
+        let kind_names: Vec<&str> = dialect
+            .kinds()
+            .iter()
+            .map(|k| dialect.kind_name(*k))
+            .collect();
         let (kind_node, entries): (&Node, &[(String, Node)]) = match &node.value {
             Value::String(_) => (node, &[]),
             Value::Table(entries) => match find(entries, "kind") {
                 Some(kind) => (kind, entries),
                 None => {
                     let help = format!(
-                        "add `kind = \"decorrelated_jitter\"` (kinds: {})",
-                        StrategyConfig::KINDS.join(", ")
+                        "add `kind = \"{}\"` (kinds: {})",
+                        kind_names.first().copied().unwrap_or_default(),
+                        kind_names.join(", ")
                     );
                     self.missing(node, &join_path(path, "kind"), "a strategy", help);
                     return None;
@@ -1014,96 +1099,71 @@ impl<'t> Walker<'t> {
         if !entries.is_empty() {
             self.record(&kind_path, kind_node);
         }
-        let Value::String(kind) = &kind_node.value else {
+        let Value::String(name) = &kind_node.value else {
             self.wrong_type(kind_node, &kind_path, "a strategy kind (a string)", None);
             return None;
         };
-        let Some(kind) = StrategyConfig::KINDS.iter().copied().find(|k| k == kind) else {
-            let help = match suggest(kind, StrategyConfig::KINDS) {
+        let Some(kind) = dialect.kind_named(name) else {
+            let message = if StrategyKind::from_name(name).is_some() {
+                format!(
+                    "strategy kind `{name}` is not available in {}",
+                    dialect.what()
+                )
+            } else {
+                format!("unknown strategy kind `{name}`")
+            };
+            let help = match suggest(name, kind_names.iter().copied()) {
                 Some(near) => format!("did you mean `{near}`?"),
-                None => format!("the kinds are: {}", StrategyConfig::KINDS.join(", ")),
+                None => format!("the kinds are: {}", kind_names.join(", ")),
             };
             self.problem(
-                Diagnostic::error(
-                    codes::UNKNOWN_KIND,
-                    kind_path,
-                    format!("unknown strategy kind `{kind}`"),
-                )
-                .with_help(help),
+                Diagnostic::error(codes::UNKNOWN_KIND, kind_path, message).with_help(help),
                 kind_node,
                 false,
             );
             return None;
         };
-        let refused = match (nesting, kind) {
-            (Nesting::InRetryAfter, "retry_after_or") => Some(
-                "`retry_after_or` cannot fall back to another `retry_after_or`: one already honors the hint",
-            ),
-            (Nesting::InAdaptive, "retry_after_or") => Some(
-                "put `retry_after_or` outside: { kind = \"retry_after_or\", fallback = { kind = \"adaptive\", ... } }",
-            ),
-            (Nesting::InAdaptive, "adaptive") => {
-                Some("an `adaptive` strategy cannot stretch another `adaptive` one")
-            }
-            _ => None,
-        };
-        if let Some(help) = refused {
+        let written = dialect.kind_name(kind);
+        if depth >= MAX_FALLBACK_DEPTH && kind.takes_fallback() {
             self.problem(
                 Diagnostic::error(
                     codes::BAD_NESTING,
                     kind_path,
-                    format!("a `{kind}` strategy cannot be used here"),
+                    format!("strategies nested more than {MAX_FALLBACK_DEPTH} deep"),
                 )
-                .with_help(help),
+                .with_help("the engine runs at most retry_after_or(adaptive(curve)): retry_after_or outside, adaptive inside, each at most once"),
                 kind_node,
                 false,
             );
             return None;
         }
-        let allowed: &[&str] = match kind {
-            "exponential" => &["kind", "base", "max", "factor"],
-            "constant" => &["kind", "delay"],
-            "schedule" => &["kind", "delays"],
-            "retry_after_or" => &["kind", "fallback", "jitter"],
-            "adaptive" => &[
-                "kind",
-                "fallback",
-                "window",
-                "target_success",
-                "min_multiplier",
-                "max_multiplier",
-            ],
-            _ => &["kind", "base", "max"],
-        };
+        let params: Vec<Param> = dialect.params(kind).collect();
+        let mut allowed = vec!["kind".to_owned()];
+        allowed.extend(params.iter().map(|p| self.key(p.name)));
+        let takes = allowed.get(1..).unwrap_or_default().join(", ");
         for (key, child) in entries {
-            if allowed.contains(&key.as_str()) {
+            if allowed.contains(key) {
                 continue;
             }
-            let every_key = [
-                "base",
-                "max",
-                "factor",
-                "delay",
-                "delays",
-                "fallback",
-                "jitter",
-                "window",
-                "target_success",
-                "min_multiplier",
-                "max_multiplier",
-            ];
-            let takes = allowed.get(1..).unwrap_or_default().join(", ");
-            let (message, help) = if every_key.contains(&key.as_str()) {
+            let of_another_kind = dialect
+                .kinds()
+                .iter()
+                .flat_map(|k| dialect.params(*k))
+                .any(|p| self.key(p.name) == *key);
+            let (message, help) = if of_another_kind {
                 (
-                    format!("`{key}` does not apply to a `{kind}` strategy"),
-                    format!("a `{kind}` strategy takes: {takes}"),
+                    format!("`{key}` does not apply to a `{written}` strategy"),
+                    format!("a `{written}` strategy takes: {takes}"),
                 )
             } else {
-                let help = match suggest(key, allowed.iter().copied()) {
+                let help = match suggest(key, allowed.iter().map(String::as_str)) {
                     Some(near) => format!("did you mean `{near}`?"),
-                    None => format!("a `{kind}` strategy takes: {takes}"),
+                    None => format!("a `{written}` strategy takes: {takes}"),
                 };
-                (format!("unknown key `{key}` in a `{kind}` strategy"), help)
+                (
+                    format!("unknown key `{key}` in a `{written}` strategy"),
+                    help,
+                )
             };
             self.problem(
                 Diagnostic::error(codes::UNKNOWN_KEY, join_path(path, &segment(key)), message)
@@ -1112,127 +1172,77 @@ impl<'t> Walker<'t> {
                 true,
             );
         }
-        let what = format!("a `{kind}` strategy");
-        match kind {
-            "constant" => {
-                let delay = match find(entries, "delay") {
-                    Some(n) => self.duration(n, &join_path(path, "delay")),
-                    None => {
-                        self.missing(
-                            node,
-                            &join_path(path, "delay"),
-                            &what,
-                            "add `delay = \"100ms\"`".into(),
-                        );
-                        None
-                    }
-                };
-                delay.map(StrategyConfig::constant)
-            }
-            "schedule" => {
-                let Some(list) = find(entries, "delays") else {
-                    self.missing(
-                        node,
-                        &join_path(path, "delays"),
-                        &what,
-                        "add `delays = [\"100ms\", \"500ms\", \"2s\"]`".into(),
-                    );
-                    return None;
-                };
-                let list_path = join_path(path, "delays");
-                self.record(&list_path, list);
-                let Value::Array(items) = &list.value else {
-                    self.wrong_type(list, &list_path, "a list of durations", None);
-                    return None;
-                };
-                let delays: Vec<Option<Duration>> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| self.duration(item, &format!("{list_path}[{i}]")))
-                    .collect();
-                delays
-                    .into_iter()
-                    .collect::<Option<Vec<_>>>()
-                    .map(StrategyConfig::schedule)
-            }
-            "retry_after_or" | "adaptive" => {
-                let inner = if kind == "adaptive" {
-                    Nesting::InAdaptive
-                } else {
-                    Nesting::InRetryAfter
-                };
-                let fallback = match find(entries, "fallback") {
-                    Some(n) => self.strategy(n, &join_path(path, "fallback"), inner),
-                    None => {
-                        self.missing(
-                            node,
-                            &join_path(path, "fallback"),
-                            &what,
-                            "add `fallback = { kind = \"decorrelated_jitter\", max = \"10s\" }`"
-                                .into(),
-                        );
-                        None
-                    }
-                };
-                if kind == "retry_after_or" {
-                    let jitter = self.opt_duration(entries, path, "jitter");
-                    let mut s = StrategyConfig::retry_after_or(fallback?);
-                    if let (StrategyConfig::RetryAfterOr { jitter: j, .. }, Some(given)) =
-                        (&mut s, jitter)
-                    {
-                        *j = given;
-                    }
-                    Some(s)
-                } else {
-                    let window = self.opt_duration(entries, path, "window");
-                    let target = self.opt_number(entries, path, "target_success");
-                    let min = self.opt_number(entries, path, "min_multiplier");
-                    let max = self.opt_number(entries, path, "max_multiplier");
-                    let mut s = StrategyConfig::adaptive(fallback?);
-                    if let StrategyConfig::Adaptive {
-                        window: w,
-                        target_success: t,
-                        min_multiplier: lo,
-                        max_multiplier: hi,
-                        ..
-                    } = &mut s
-                    {
-                        *w = window.unwrap_or(*w);
-                        *t = target.unwrap_or(*t);
-                        *lo = min.unwrap_or(*lo);
-                        *hi = max.unwrap_or(*hi);
-                    }
-                    Some(s)
+        let what = format!("a `{written}` strategy");
+        let mut values: Vec<(&str, Option<Parsed>)> = Vec::new();
+        for param in &params {
+            let key = self.key(param.name);
+            let param_path = join_path(path, &key);
+            let found = self.find(entries, param.name);
+            let value = match (param.kind, found) {
+                (ParamKind::Duration(_), Some(n)) => {
+                    self.duration(n, &param_path).map(Parsed::Duration)
                 }
-            }
-            _ => {
-                let (default_base, default_max) = Defaults::base_max(kind);
-                let base = self
-                    .opt_duration(entries, path, "base")
-                    .unwrap_or(default_base);
-                let max = self
-                    .opt_duration(entries, path, "max")
-                    .unwrap_or(default_max);
-                Some(match kind {
-                    "equal_jitter" => StrategyConfig::EqualJitter { base, max },
-                    "full_jitter" => StrategyConfig::FullJitter { base, max },
-                    "token_backoff" => StrategyConfig::TokenBackoff { base, max },
-                    "exponential" => StrategyConfig::Exponential {
-                        base,
-                        max,
-                        factor: self
-                            .opt_number(entries, path, "factor")
-                            .unwrap_or_else(Defaults::factor),
-                    },
-                    _ => StrategyConfig::DecorrelatedJitter { base, max },
-                })
-            }
+                (ParamKind::Duration(Some(default)), None) => Some(Parsed::Duration(default)),
+                (ParamKind::Number(_), Some(n)) => self.number(n, &param_path).map(Parsed::Number),
+                (ParamKind::Number(default), None) => Some(Parsed::Number(default)),
+                (ParamKind::Delays, Some(list)) => {
+                    self.delays(list, &param_path).map(Parsed::Delays)
+                }
+                (ParamKind::Fallback, Some(n)) => self
+                    .strategy(n, &param_path, depth.saturating_add(1))
+                    .map(Parsed::Fallback),
+                (_, None) => {
+                    self.missing(node, &param_path, &what, dialect.example(param.name));
+                    None
+                }
+                (_, Some(_)) => None,
+            };
+            values.push((param.name, value));
         }
+        // The scenario dialect's `retry_after_or` has no jitter.
+        if kind == StrategyKind::RetryAfterOr && !params.iter().any(|p| p.name == "jitter") {
+            values.push(("jitter", Some(Parsed::Duration(Duration::ZERO))));
+        }
+        if values.iter().any(|(_, v)| v.is_none()) {
+            // Missing or invalid: reported.
+            return None;
+        }
+        let strategy = assemble(kind, values);
+        if strategy.is_none() {
+            self.problem(
+                Diagnostic::error(
+                    codes::UNKNOWN_KIND,
+                    join_path(path, "kind"),
+                    format!("this version of redress-config cannot load a `{written}` strategy"),
+                )
+                .with_help("upgrade redress-config to the version of redress-core in use"),
+                kind_node,
+                false,
+            );
+        }
+        strategy
+    }
+
+    /// A list of durations.
+    fn delays(&mut self, list: &Node, path: &str) -> Option<Vec<Duration>> {
+        self.record(path, list);
+        let Value::Array(items) = &list.value else {
+            self.wrong_type(list, path, "a list of durations", None);
+            return None;
+        };
+        let delays: Vec<Option<Duration>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.duration(item, &format!("{path}[{i}]")))
+            .collect();
+        delays.into_iter().collect()
     }
 
     fn budget(&mut self, node: &Node, path: &str) -> Option<BudgetConfig> {
         let entries = self.table(node, path, "a budget table")?;
         let kind = match find(entries, "kind") {
+            // A scenario's budget is the reference's: rolling, no `kind`.
+            _ if self.dialect == Dialect::Scenario => "rolling",
             Some(kind_node) => {
                 let kind_path = join_path(path, "kind");
                 self.record(&kind_path, kind_node);
@@ -1271,13 +1281,8 @@ impl<'t> Walker<'t> {
         };
         if kind == "ratio" {
             let what = "a `ratio` budget";
-            self.check_keys(
-                entries,
-                path,
-                &["kind", "ratio", "min_per_second", "window"],
-                &[],
-                what,
-            );
+            let allowed = self.keys(&["kind", "ratio", "min_per_second", "window"]);
+            self.check_keys(entries, path, &allowed, &[], what);
             let BudgetConfig::Ratio {
                 ratio,
                 min_per_second,
@@ -1294,29 +1299,38 @@ impl<'t> Walker<'t> {
                 window: self.opt_duration(entries, path, "window").unwrap_or(window),
             })
         } else {
-            let what = "a `rolling` budget";
-            self.check_keys(entries, path, &["kind", "max_retries", "window"], &[], what);
-            let max_retries = match find(entries, "max_retries") {
+            let scenario = self.dialect == Dialect::Scenario;
+            let (what, allowed) = if scenario {
+                ("a budget", self.keys(&["max_retries", "window"]))
+            } else {
+                (
+                    "a `rolling` budget",
+                    self.keys(&["kind", "max_retries", "window"]),
+                )
+            };
+            self.check_keys(entries, path, &allowed, &[], what);
+            let max_retries = match self.find(entries, "max_retries") {
                 Some(n) => self.count(n, &join_path(path, "max_retries")),
                 None => {
-                    self.missing(
-                        node,
-                        &join_path(path, "max_retries"),
-                        what,
-                        "add `max_retries = 100` (retries allowed per window)".into(),
-                    );
+                    let help = if scenario {
+                        "add `\"max_retries\": 100` (retries allowed per window)"
+                    } else {
+                        "add `max_retries = 100` (retries allowed per window)"
+                    };
+                    self.missing(node, &join_path(path, "max_retries"), what, help.into());
                     None
                 }
             };
-            let window = match find(entries, "window") {
-                Some(n) => self.duration(n, &join_path(path, "window")),
+            let window_path = join_path(path, &self.key("window"));
+            let window = match self.find(entries, "window") {
+                Some(n) => self.duration(n, &window_path),
                 None => {
-                    self.missing(
-                        node,
-                        &join_path(path, "window"),
-                        what,
-                        "add `window = \"60s\"`".into(),
-                    );
+                    let help = if scenario {
+                        "add `\"window_s\": 60.0`"
+                    } else {
+                        "add `window = \"60s\"`"
+                    };
+                    self.missing(node, &window_path, what, help.into());
                     None
                 }
             };
@@ -1329,7 +1343,25 @@ impl<'t> Walker<'t> {
 
     fn breaker(&mut self, node: &Node, path: &str) -> Option<BreakerConfig> {
         let entries = self.table(node, path, "a circuit breaker table")?;
-        self.check_keys(entries, path, &BREAKER_KEYS, &[], "a circuit breaker");
+        let allowed = self.keys(&BREAKER_KEYS);
+        self.check_keys(entries, path, &allowed, &[], "a circuit breaker");
+        if self.dialect == Dialect::Scenario && entries.is_empty() {
+            // The reference runner treats an empty section as no breaker at
+            // all: refuse it rather than guess.
+            self.problem(
+                Diagnostic::error(
+                    codes::MISSING_KEY,
+                    path,
+                    "an empty `circuit_breaker` (the reference runner ignores it)",
+                )
+                .with_help(
+                    "give at least one field, e.g. `\"failure_threshold\": 5`, or remove it",
+                ),
+                node,
+                false,
+            );
+            return None;
+        }
         let mut config = BreakerConfig::default();
         if let Some(n) = self.opt_count(entries, path, "failure_threshold") {
             config.failure_threshold = n;
@@ -1340,7 +1372,7 @@ impl<'t> Walker<'t> {
         if let Some(d) = self.opt_duration(entries, path, "recovery_timeout") {
             config.recovery_timeout = d;
         }
-        if let Some(list) = find(entries, "trip_on") {
+        if let Some(list) = self.find(entries, "trip_on") {
             let list_path = join_path(path, "trip_on");
             self.record(&list_path, list);
             match &list.value {
@@ -1367,7 +1399,7 @@ impl<'t> Walker<'t> {
                 _ => self.wrong_type(list, &list_path, "a list of error classes", None),
             }
         }
-        if let Some(n) = find(entries, "class_thresholds") {
+        if let Some(n) = self.find(entries, "class_thresholds") {
             config.class_thresholds =
                 self.class_map(n, &join_path(path, "class_thresholds"), |w, n, p| {
                     w.count(n, p)
@@ -1375,6 +1407,73 @@ impl<'t> Walker<'t> {
         }
         Some(config)
     }
+}
+
+/// The strategy of `kind` from its parameters as read; `None` when one is
+/// missing, or for a kind this crate does not know.
+fn assemble(kind: StrategyKind, values: Vec<(&str, Option<Parsed>)>) -> Option<StrategyConfig> {
+    let mut read = BTreeMap::new();
+    for (name, value) in values {
+        read.insert(name, value?);
+    }
+    let mut duration = |name| match read.remove(name) {
+        Some(Parsed::Duration(d)) => Some(d),
+        _ => None,
+    };
+    let (base, max) = (duration("base"), duration("max"));
+    let (delay, jitter, window) = (duration("delay"), duration("jitter"), duration("window"));
+    let mut number = |name| match read.remove(name) {
+        Some(Parsed::Number(x)) => Some(x),
+        _ => None,
+    };
+    let factor = number("factor");
+    let target_success = number("target_success");
+    let (min_multiplier, max_multiplier) = (number("min_multiplier"), number("max_multiplier"));
+    let delays = match read.remove("delays") {
+        Some(Parsed::Delays(d)) => Some(d),
+        _ => None,
+    };
+    let fallback = match read.remove("fallback") {
+        Some(Parsed::Fallback(s)) => Some(Box::new(s)),
+        _ => None,
+    };
+    Some(match kind {
+        StrategyKind::DecorrelatedJitter => StrategyConfig::DecorrelatedJitter {
+            base: base?,
+            max: max?,
+        },
+        StrategyKind::EqualJitter => StrategyConfig::EqualJitter {
+            base: base?,
+            max: max?,
+        },
+        StrategyKind::FullJitter => StrategyConfig::FullJitter {
+            base: base?,
+            max: max?,
+        },
+        StrategyKind::TokenBackoff => StrategyConfig::TokenBackoff {
+            base: base?,
+            max: max?,
+        },
+        StrategyKind::Exponential => StrategyConfig::Exponential {
+            base: base?,
+            max: max?,
+            factor: factor?,
+        },
+        StrategyKind::Constant => StrategyConfig::Constant { delay: delay? },
+        StrategyKind::Schedule => StrategyConfig::Schedule { delays: delays? },
+        StrategyKind::RetryAfterOr => StrategyConfig::RetryAfterOr {
+            fallback: fallback?,
+            jitter: jitter?,
+        },
+        StrategyKind::Adaptive => StrategyConfig::Adaptive {
+            fallback: fallback?,
+            window: window?,
+            target_success: target_success?,
+            min_multiplier: min_multiplier?,
+            max_multiplier: max_multiplier?,
+        },
+        _ => return None,
+    })
 }
 
 fn find<'n>(entries: &'n [(String, Node)], key: &str) -> Option<&'n Node> {
@@ -1517,6 +1616,41 @@ impl PolicyConfig {
     /// Parses one policy from JSON text.
     pub fn from_json_str(text: &str) -> Result<PolicyConfig, LoadError> {
         ConfigFile::from_json_str(text)?.single().cloned()
+    }
+
+    /// Reads one policy from a JSON value written in `dialect`, found in
+    /// its document under `path` (the prefix of every problem's key, e.g.
+    /// `policy` for a scenario's). Every problem is reported, as
+    /// [`LoadError::Invalid`]; like the other loaders, it leaves values
+    /// that cannot work to [`lint`](crate::Lint) and building.
+    ///
+    /// ```
+    /// use redress_config::{Dialect, LoadError, PolicyConfig};
+    ///
+    /// let value = serde_json::json!({"strategy": {"kind": "exponential"}});
+    /// let Err(LoadError::Invalid { problems, .. }) =
+    ///     PolicyConfig::from_json_value(&value, Dialect::Scenario, "policy")
+    /// else {
+    ///     panic!("exponential is not a scenario kind");
+    /// };
+    /// assert_eq!(problems[0].path, "policy.strategy.kind");
+    /// assert_eq!(problems[0].message, "strategy kind `exponential` is not available in a scenario");
+    /// ```
+    pub fn from_json_value(
+        value: &serde_json::Value,
+        dialect: Dialect,
+        path: &str,
+    ) -> Result<PolicyConfig, LoadError> {
+        let mut walker = Walker::new(None, dialect);
+        let config = walker.policy(&Node::from_json(value), path, false);
+        if walker.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(LoadError::Invalid {
+                file: None,
+                problems: walker.problems,
+            })
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
 use redress_core::backoff::{
-    Backoff, CurveSpec, adaptive, constant, decorrelated_jitter, equal_jitter, exponential,
-    full_jitter, retry_after_or, token_backoff,
+    Backoff, CurveSpec, ParamKind, StrategyKind, adaptive, constant, decorrelated_jitter,
+    equal_jitter, exponential, full_jitter, retry_after_or, token_backoff,
 };
 use redress_core::{CircuitBreaker, ErrorClass, Policy, RatioBudget};
 
@@ -87,7 +87,13 @@ impl PolicyConfig {
 }
 
 /// A backoff strategy: every built-in of [`redress_core::backoff`], with
-/// all its parameters (`kind = "..."` in a file).
+/// all its parameters (`kind = "..."` in a file). The variants are
+/// core's [`StrategyKind`]s, and their fields its parameters, named and
+/// defaulted as [`StrategyKind::params`] says.
+///
+/// Nesting is free in the data; a policy whose `retry_after_or` falls back
+/// to another `retry_after_or`, or whose `adaptive` wraps `retry_after_or`
+/// or `adaptive`, is refused when it is linted or built (`E108`).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum StrategyConfig {
@@ -169,101 +175,82 @@ pub enum StrategyConfig {
     },
 }
 
-/// The parameters core's constructors start from, read back from core so
-/// the two never disagree.
-pub(crate) struct Defaults;
-
-impl Defaults {
-    pub(crate) fn base_max(kind: &str) -> (Duration, Duration) {
-        let backoff: Backoff = match kind {
-            "equal_jitter" => equal_jitter().into(),
-            "full_jitter" => full_jitter().into(),
-            "token_backoff" => token_backoff().into(),
-            "exponential" => exponential().into(),
-            _ => decorrelated_jitter().into(),
-        };
-        match backoff.curve() {
-            CurveSpec::EqualJitter { base, max }
-            | CurveSpec::FullJitter { base, max }
-            | CurveSpec::TokenBackoff { base, max }
-            | CurveSpec::DecorrelatedJitter { base, max }
-            | CurveSpec::Exponential { base, max, .. } => (base, max),
-            _ => (Duration::ZERO, Duration::ZERO),
-        }
+/// The default of `kind`'s duration parameter `name` (zero if it has
+/// none: never, for the names asked for here).
+pub(crate) fn default_duration(kind: StrategyKind, name: &str) -> Duration {
+    match kind.param(name).map(|p| p.kind) {
+        Some(ParamKind::Duration(Some(d))) => d,
+        _ => Duration::ZERO,
     }
+}
 
-    pub(crate) fn factor() -> f64 {
-        match Backoff::from(exponential()).curve() {
-            CurveSpec::Exponential { factor, .. } => factor,
-            _ => 2.0,
-        }
-    }
-
-    pub(crate) fn retry_after_jitter() -> Duration {
-        Backoff::from(retry_after_or(constant(Duration::ZERO)))
-            .retry_after_jitter()
-            .unwrap_or(Duration::ZERO)
-    }
-
-    /// (window, target_success, min_multiplier, max_multiplier)
-    pub(crate) fn adaptive() -> (Duration, f64, f64, f64) {
-        let backoff: Backoff = adaptive(constant(Duration::ZERO)).into();
-        match backoff.adaptive_state() {
-            Some(state) => {
-                let (min, max) = state.multipliers();
-                (state.window(), state.target_success(), min, max)
-            }
-            None => (Duration::from_secs(60), 0.9, 1.0, 5.0),
-        }
+/// The default of `kind`'s number parameter `name`.
+pub(crate) fn default_number(kind: StrategyKind, name: &str) -> f64 {
+    match kind.param(name).map(|p| p.kind) {
+        Some(ParamKind::Number(x)) => x,
+        _ => f64::NAN,
     }
 }
 
 impl StrategyConfig {
-    /// Every kind, as files name them.
-    pub const KINDS: [&'static str; 9] = [
-        "decorrelated_jitter",
-        "equal_jitter",
-        "full_jitter",
-        "token_backoff",
-        "exponential",
-        "constant",
-        "schedule",
-        "retry_after_or",
-        "adaptive",
-    ];
+    /// `kind` with its defaults; `None` for a kind with a required
+    /// parameter (`constant`, `schedule`, the two that take a fallback).
+    ///
+    /// ```
+    /// use redress_config::StrategyConfig;
+    /// use redress_core::StrategyKind;
+    ///
+    /// let s = StrategyConfig::with_defaults(StrategyKind::TokenBackoff).unwrap();
+    /// assert_eq!(s.to_string(), "token_backoff(base = 250ms, max = 20s)");
+    /// assert_eq!(StrategyConfig::with_defaults(StrategyKind::Constant), None);
+    /// ```
+    pub fn with_defaults(kind: StrategyKind) -> Option<Self> {
+        let base = default_duration(kind, "base");
+        let max = default_duration(kind, "max");
+        Some(match kind {
+            StrategyKind::DecorrelatedJitter => StrategyConfig::DecorrelatedJitter { base, max },
+            StrategyKind::EqualJitter => StrategyConfig::EqualJitter { base, max },
+            StrategyKind::FullJitter => StrategyConfig::FullJitter { base, max },
+            StrategyKind::TokenBackoff => StrategyConfig::TokenBackoff { base, max },
+            StrategyKind::Exponential => StrategyConfig::Exponential {
+                base,
+                max,
+                factor: default_number(kind, "factor"),
+            },
+            _ => return None,
+        })
+    }
 
     /// Decorrelated jitter with the reference defaults (250 ms, 30 s).
     pub fn decorrelated_jitter() -> Self {
-        let (base, max) = Defaults::base_max("decorrelated_jitter");
-        StrategyConfig::DecorrelatedJitter { base, max }
+        StrategyConfig::from_curve(decorrelated_jitter().into())
     }
 
     /// Equal jitter with the reference defaults (250 ms, 30 s).
     pub fn equal_jitter() -> Self {
-        let (base, max) = Defaults::base_max("equal_jitter");
-        StrategyConfig::EqualJitter { base, max }
+        StrategyConfig::from_curve(equal_jitter().into())
     }
 
     /// Full jitter with the defaults (250 ms, 30 s).
     pub fn full_jitter() -> Self {
-        let (base, max) = Defaults::base_max("full_jitter");
-        StrategyConfig::FullJitter { base, max }
+        StrategyConfig::from_curve(full_jitter().into())
     }
 
     /// Token backoff with the reference defaults (250 ms, 20 s).
     pub fn token_backoff() -> Self {
-        let (base, max) = Defaults::base_max("token_backoff");
-        StrategyConfig::TokenBackoff { base, max }
+        StrategyConfig::from_curve(token_backoff().into())
     }
 
     /// Exponential backoff with the defaults (250 ms, 30 s, factor 2).
     pub fn exponential() -> Self {
-        let (base, max) = Defaults::base_max("exponential");
-        StrategyConfig::Exponential {
-            base,
-            max,
-            factor: Defaults::factor(),
-        }
+        StrategyConfig::from_curve(exponential().into())
+    }
+
+    /// A built-in curve read back from core (never custom here).
+    fn from_curve(backoff: Backoff) -> Self {
+        StrategyConfig::from_backoff(&backoff).unwrap_or(StrategyConfig::Constant {
+            delay: Duration::ZERO,
+        })
     }
 
     /// A constant delay.
@@ -281,39 +268,40 @@ impl StrategyConfig {
     pub fn retry_after_or(fallback: StrategyConfig) -> Self {
         StrategyConfig::RetryAfterOr {
             fallback: Box::new(fallback),
-            jitter: Defaults::retry_after_jitter(),
+            jitter: default_duration(StrategyKind::RetryAfterOr, "jitter"),
         }
     }
 
     /// Adaptive scaling of `fallback` with the reference defaults.
     pub fn adaptive(fallback: StrategyConfig) -> Self {
-        let (window, target_success, min_multiplier, max_multiplier) = Defaults::adaptive();
+        let kind = StrategyKind::Adaptive;
         StrategyConfig::Adaptive {
             fallback: Box::new(fallback),
-            window,
-            target_success,
-            min_multiplier,
-            max_multiplier,
+            window: default_duration(kind, "window"),
+            target_success: default_number(kind, "target_success"),
+            min_multiplier: default_number(kind, "min_multiplier"),
+            max_multiplier: default_number(kind, "max_multiplier"),
         }
     }
 
-    /// The kind, as files name it.
-    pub fn kind(&self) -> &'static str {
+    /// The kind (its [`name`](StrategyKind::name) is what files write).
+    pub fn kind(&self) -> StrategyKind {
         match self {
-            StrategyConfig::DecorrelatedJitter { .. } => "decorrelated_jitter",
-            StrategyConfig::EqualJitter { .. } => "equal_jitter",
-            StrategyConfig::FullJitter { .. } => "full_jitter",
-            StrategyConfig::TokenBackoff { .. } => "token_backoff",
-            StrategyConfig::Exponential { .. } => "exponential",
-            StrategyConfig::Constant { .. } => "constant",
-            StrategyConfig::Schedule { .. } => "schedule",
-            StrategyConfig::RetryAfterOr { .. } => "retry_after_or",
-            StrategyConfig::Adaptive { .. } => "adaptive",
+            StrategyConfig::DecorrelatedJitter { .. } => StrategyKind::DecorrelatedJitter,
+            StrategyConfig::EqualJitter { .. } => StrategyKind::EqualJitter,
+            StrategyConfig::FullJitter { .. } => StrategyKind::FullJitter,
+            StrategyConfig::TokenBackoff { .. } => StrategyKind::TokenBackoff,
+            StrategyConfig::Exponential { .. } => StrategyKind::Exponential,
+            StrategyConfig::Constant { .. } => StrategyKind::Constant,
+            StrategyConfig::Schedule { .. } => StrategyKind::Schedule,
+            StrategyConfig::RetryAfterOr { .. } => StrategyKind::RetryAfterOr,
+            StrategyConfig::Adaptive { .. } => StrategyKind::Adaptive,
         }
     }
 
-    /// The strategy as the engine runs it. Parameters are not checked here:
-    /// [`PolicyConfig::build`] checks them.
+    /// The strategy as the engine runs it. Parameters and nesting are not
+    /// checked here: [`PolicyConfig::build`] checks them (with core's
+    /// rules, as [`Backoff::problems`] reports them).
     pub fn to_backoff(&self) -> Backoff {
         match self {
             StrategyConfig::DecorrelatedJitter { base, max } => {
@@ -406,47 +394,76 @@ impl StrategyConfig {
     }
 }
 
-/// One line, with every parameter:
-/// `retry_after_or(fallback = constant(delay = 1s), jitter = 250ms)`.
-impl fmt::Display for StrategyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = |d: &Duration| format_duration(*d);
+/// A parameter's value, as [`StrategyConfig::param_values`] lists it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ParamValue<'a> {
+    Duration(Duration),
+    Number(f64),
+    Delays(&'a [Duration]),
+    Fallback(&'a StrategyConfig),
+}
+
+impl StrategyConfig {
+    /// Every parameter with its value, named and ordered as core's
+    /// [`StrategyKind::params`] (a test holds the two together): what
+    /// printing and writing out a strategy follow.
+    pub(crate) fn param_values(&self) -> Vec<(&'static str, ParamValue<'_>)> {
+        use ParamValue::{Delays, Duration as D, Fallback, Number};
         match self {
             StrategyConfig::DecorrelatedJitter { base, max }
             | StrategyConfig::EqualJitter { base, max }
             | StrategyConfig::FullJitter { base, max }
             | StrategyConfig::TokenBackoff { base, max } => {
-                write!(f, "{}(base = {}, max = {})", self.kind(), d(base), d(max))
+                vec![("base", D(*base)), ("max", D(*max))]
             }
-            StrategyConfig::Exponential { base, max, factor } => write!(
-                f,
-                "exponential(base = {}, max = {}, factor = {factor:?})",
-                d(base),
-                d(max)
-            ),
-            StrategyConfig::Constant { delay } => write!(f, "constant(delay = {})", d(delay)),
-            StrategyConfig::Schedule { delays } => {
-                let list: Vec<String> = delays.iter().map(d).collect();
-                write!(f, "schedule(delays = [{}])", list.join(", "))
+            StrategyConfig::Exponential { base, max, factor } => vec![
+                ("base", D(*base)),
+                ("max", D(*max)),
+                ("factor", Number(*factor)),
+            ],
+            StrategyConfig::Constant { delay } => vec![("delay", D(*delay))],
+            StrategyConfig::Schedule { delays } => vec![("delays", Delays(delays))],
+            StrategyConfig::RetryAfterOr { fallback, jitter } => {
+                vec![("fallback", Fallback(fallback)), ("jitter", D(*jitter))]
             }
-            StrategyConfig::RetryAfterOr { fallback, jitter } => write!(
-                f,
-                "retry_after_or(fallback = {fallback}, jitter = {})",
-                d(jitter)
-            ),
             StrategyConfig::Adaptive {
                 fallback,
                 window,
                 target_success,
                 min_multiplier,
                 max_multiplier,
-            } => write!(
-                f,
-                "adaptive(fallback = {fallback}, window = {}, target_success = {target_success:?}, \
-                 min_multiplier = {min_multiplier:?}, max_multiplier = {max_multiplier:?})",
-                d(window)
-            ),
+            } => vec![
+                ("fallback", Fallback(fallback)),
+                ("window", D(*window)),
+                ("target_success", Number(*target_success)),
+                ("min_multiplier", Number(*min_multiplier)),
+                ("max_multiplier", Number(*max_multiplier)),
+            ],
         }
+    }
+}
+
+/// One line, with every parameter:
+/// `retry_after_or(fallback = constant(delay = 1s), jitter = 250ms)`.
+impl fmt::Display for StrategyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.kind())?;
+        for (i, (name, value)) in self.param_values().into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name} = ")?;
+            match value {
+                ParamValue::Duration(d) => f.write_str(&format_duration(d))?,
+                ParamValue::Number(x) => write!(f, "{x:?}")?,
+                ParamValue::Delays(delays) => {
+                    let list: Vec<String> = delays.iter().map(|d| format_duration(*d)).collect();
+                    write!(f, "[{}]", list.join(", "))?;
+                }
+                ParamValue::Fallback(s) => s.fmt(f)?,
+            }
+        }
+        f.write_str(")")
     }
 }
 
@@ -599,5 +616,76 @@ impl ConfigFile {
             ConfigFile::Single(p) => vec![(None, p)],
             ConfigFile::Named(map) => map.iter().map(|(n, p)| (Some(n.as_str()), p)).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic, clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A strategy of every kind core declares; a kind this crate does not
+    /// know fails here.
+    fn example(kind: StrategyKind) -> StrategyConfig {
+        let one = Duration::from_secs(1);
+        match kind {
+            StrategyKind::Constant => StrategyConfig::constant(one),
+            StrategyKind::Schedule => StrategyConfig::schedule(vec![one, one]),
+            StrategyKind::RetryAfterOr => {
+                StrategyConfig::retry_after_or(StrategyConfig::constant(one))
+            }
+            StrategyKind::Adaptive => StrategyConfig::adaptive(StrategyConfig::constant(one)),
+            other => StrategyConfig::with_defaults(other)
+                .unwrap_or_else(|| panic!("redress-config does not know the kind {other}")),
+        }
+    }
+
+    #[test]
+    fn every_kind_follows_cores_table() {
+        for kind in StrategyKind::ALL {
+            let s = example(kind);
+            assert_eq!(s.kind(), kind);
+            let names: Vec<&str> = s.param_values().into_iter().map(|(n, _)| n).collect();
+            let declared: Vec<&str> = kind.params().iter().map(|p| p.name).collect();
+            assert_eq!(names, declared, "{kind}");
+            let backoff = s.to_backoff();
+            assert_eq!(backoff.strategy_kind(), Some(kind));
+            assert_eq!(StrategyConfig::from_backoff(&backoff), Some(s.clone()));
+            assert!(s.to_string().starts_with(&format!("{kind}(")), "{s}");
+            // Loading it back from its own TOML gives it back.
+            let config = PolicyConfig {
+                strategy: Some(s.clone()),
+                ..PolicyConfig::default()
+            };
+            let loaded = PolicyConfig::from_toml_str(&config.to_toml_string()).unwrap();
+            assert_eq!(loaded.strategy, Some(s));
+        }
+    }
+
+    #[test]
+    fn defaults_are_cores() {
+        for kind in StrategyKind::ALL {
+            let Some(s) = StrategyConfig::with_defaults(kind) else {
+                continue;
+            };
+            // A kind with only defaults loads from its bare name.
+            let text = format!("strategy = \"{}\"", kind.name());
+            let loaded = PolicyConfig::from_toml_str(&text).unwrap();
+            assert_eq!(loaded.strategy, Some(s.clone()), "{kind}");
+            assert_eq!(
+                StrategyConfig::from_backoff(&s.to_backoff()),
+                Some(s),
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            StrategyConfig::with_defaults(StrategyKind::DecorrelatedJitter),
+            Some(StrategyConfig::decorrelated_jitter())
+        );
+        assert_eq!(
+            StrategyConfig::with_defaults(StrategyKind::Exponential),
+            Some(StrategyConfig::exponential())
+        );
     }
 }

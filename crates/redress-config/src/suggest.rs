@@ -100,17 +100,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        let kinds = [
-            "decorrelated_jitter",
-            "equal_jitter",
-            "full_jitter",
-            "token_backoff",
-            "exponential",
-            "constant",
-            "schedule",
-            "retry_after_or",
-            "adaptive",
-        ];
+        let kinds = redress_core::StrategyKind::ALL.map(redress_core::StrategyKind::name);
         assert_eq!(
             suggest("decorelated_jitter", kinds),
             Some("decorrelated_jitter")

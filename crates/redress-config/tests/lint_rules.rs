@@ -5,10 +5,13 @@
 use core::time::Duration;
 use std::sync::Arc;
 
-use redress_config::{Lint, PolicyConfig, RULES, Severity};
+use proptest::prelude::*;
+use redress_config::{
+    BreakerConfig, BudgetConfig, BuildError, Lint, PolicyConfig, RULES, Severity, StrategyConfig,
+};
 use redress_core::backoff::{Backoff, constant, decorrelated_jitter, exponential};
-use redress_core::budget::RollingBudget;
-use redress_core::{BackoffContext, CircuitBreaker, ErrorClass, Policy};
+use redress_core::budget::{RatioBudget, RollingBudget};
+use redress_core::{BackoffContext, CircuitBreaker, ConfigError, ErrorClass, Policy};
 
 /// A sane policy: no findings.
 const SANE: &str = r#"
@@ -17,6 +20,12 @@ max_attempts = 5
 strategy = { kind = "decorrelated_jitter", base = "100ms", max = "2s" }
 strategies.RATE_LIMIT = { kind = "retry_after_or", fallback = { kind = "decorrelated_jitter", max = "5s" } }
 "#;
+
+/// The rules a lint reports (not those of loading, `E1xx`, except the
+/// nesting, which core's validation finds).
+fn is_lint_rule(code: &str) -> bool {
+    !code.starts_with("E1") || code == "E108"
+}
 
 fn config(text: &str) -> PolicyConfig {
     PolicyConfig::from_toml_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -113,9 +122,13 @@ fn cases() -> Vec<Case> {
             budget("ratio = 0.2\nwindow = \"10s\""),
         ),
         case(
-            "E012",
-            budget("max_retries = 0\nwindow = \"60s\""),
-            budget("max_retries = 1\nwindow = \"60s\""),
+            "E108",
+            strategy(
+                r#"{ kind = "retry_after_or", fallback = { kind = "retry_after_or", fallback = { kind = "constant", delay = "1s" } } }"#,
+            ),
+            strategy(
+                r#"{ kind = "retry_after_or", fallback = { kind = "adaptive", fallback = { kind = "constant", delay = "1s" } } }"#,
+            ),
         ),
         case(
             "E013",
@@ -223,6 +236,16 @@ fn cases() -> Vec<Case> {
             breaker("failure_threshold = 5\nclass_thresholds = { RATE_LIMIT = 5 }"),
             breaker("failure_threshold = 5\nclass_thresholds = { RATE_LIMIT = 4 }"),
         ),
+        case(
+            "W020",
+            budget("max_retries = 0\nwindow = \"60s\""),
+            budget("max_retries = 1\nwindow = \"60s\""),
+        ),
+        case(
+            "W020",
+            budget("ratio = 0.0\nmin_per_second = 0"),
+            budget("ratio = 0.0\nmin_per_second = 1"),
+        ),
     ]
 }
 
@@ -257,7 +280,7 @@ fn every_rule_triggers_and_a_close_config_passes() {
 #[test]
 fn every_lint_rule_has_a_case_and_every_finding_has_help() {
     let covered: Vec<&str> = cases().iter().map(|c| c.code).collect();
-    for rule in RULES.iter().filter(|r| !r.code.starts_with("E1")) {
+    for rule in RULES.iter().filter(|r| is_lint_rule(r.code)) {
         assert!(covered.contains(&rule.code), "no case for {}", rule.code);
     }
     for c in cases() {
@@ -305,7 +328,9 @@ fn a_config_that_cannot_retry_at_all_says_why() {
         "#,
     )
     .lint();
-    assert!(report.contains("E012"), "{report}");
+    // A budget of zero is legal (as in the reference): a warning.
+    assert!(report.contains("W020"), "{report}");
+    assert!(!report.has_errors(), "{report}");
     assert!(report.contains("W001"), "{report}");
 }
 
@@ -354,7 +379,8 @@ fn code_built_policies_are_linted_by_the_same_rules() {
         .build()
         .unwrap();
     let report = flagged.lint();
-    for code in ["E012", "W007", "W008", "W010", "W011", "W013"] {
+    assert!(!report.has_errors(), "{report}");
+    for code in ["W007", "W008", "W010", "W011", "W013", "W020"] {
         assert!(report.contains(code), "{code} missing from:\n{report}");
     }
 }
@@ -382,4 +408,337 @@ fn custom_strategies_are_opaque_but_their_cap_counts() {
     let w007 = report.warnings().find(|d| d.code == "W007").unwrap();
     assert_eq!(w007.path, "strategy");
     assert_eq!(report.diagnostics.len(), 1, "{report}");
+}
+
+// ---- One set of rules: the lint's errors are core's validation ----
+
+/// `config` built through the Rust builder API (core's builders, not this
+/// crate's): the error core's `build()` returns first.
+fn build_in_code(c: &PolicyConfig) -> Result<(), ConfigError> {
+    let mut b = Policy::builder()
+        .deadline(c.deadline)
+        .max_attempts(c.max_attempts);
+    b = match c.max_unknown_attempts {
+        Some(cap) => b.max_unknown_attempts(cap),
+        None => b.unlimited_unknown_attempts(),
+    };
+    if let Some(t) = c.attempt_timeout {
+        b = b.attempt_timeout(t);
+    }
+    for (class, cap) in &c.per_class_max_attempts {
+        b = b.class_max_attempts(*class, *cap);
+    }
+    if let Some(s) = &c.strategy {
+        b = b.strategy(s.to_backoff());
+    }
+    for (class, s) in &c.strategies {
+        b = b.class_strategy(*class, s.to_backoff());
+    }
+    match &c.budget {
+        Some(BudgetConfig::Rolling {
+            max_retries,
+            window,
+        }) => b = b.budget(Arc::new(RollingBudget::new(*max_retries, *window)?)),
+        Some(BudgetConfig::Ratio {
+            ratio,
+            min_per_second,
+            window,
+        }) => {
+            let budget = RatioBudget::builder()
+                .ratio(*ratio)
+                .min_per_second(*min_per_second)
+                .window(*window)
+                .build()?;
+            b = b.budget(Arc::new(budget));
+        }
+        Some(other) => panic!("a budget kind this test does not know: {other:?}"),
+        None => {}
+    }
+    if let Some(br) = &c.circuit_breaker {
+        let mut builder = CircuitBreaker::builder()
+            .failure_threshold(br.failure_threshold)
+            .window(br.window)
+            .recovery_timeout(br.recovery_timeout)
+            .trip_on(br.trip_on.iter().copied());
+        for (class, n) in &br.class_thresholds {
+            builder = builder.class_threshold(*class, *n);
+        }
+        b = b.circuit_breaker(Arc::new(builder.build()?));
+    }
+    b.build().map(drop)
+}
+
+/// The codes of every problem core's builders report for `config`.
+fn core_codes(c: &PolicyConfig) -> Vec<&'static str> {
+    let mut codes = Vec::new();
+    let mut b = Policy::builder()
+        .deadline(c.deadline)
+        .max_attempts(c.max_attempts);
+    if let Some(t) = c.attempt_timeout {
+        b = b.attempt_timeout(t);
+    }
+    if let Some(s) = &c.strategy {
+        b = b.strategy(s.to_backoff());
+    }
+    for (class, s) in &c.strategies {
+        b = b.class_strategy(*class, s.to_backoff());
+    }
+    b.problems(|e| codes.push(e.code()));
+    match &c.budget {
+        Some(BudgetConfig::Rolling {
+            max_retries,
+            window,
+        }) => codes.extend(
+            RollingBudget::new(*max_retries, *window)
+                .err()
+                .map(|e| e.code()),
+        ),
+        Some(BudgetConfig::Ratio {
+            ratio,
+            min_per_second,
+            window,
+        }) => RatioBudget::builder()
+            .ratio(*ratio)
+            .min_per_second(*min_per_second)
+            .window(*window)
+            .problems(|e| codes.push(e.code())),
+        _ => {}
+    }
+    if let Some(br) = &c.circuit_breaker {
+        let mut builder = CircuitBreaker::builder()
+            .failure_threshold(br.failure_threshold)
+            .window(br.window)
+            .recovery_timeout(br.recovery_timeout);
+        for (class, n) in &br.class_thresholds {
+            builder = builder.class_threshold(*class, *n);
+        }
+        builder.problems(|e| codes.push(e.code()));
+    }
+    codes.sort_unstable();
+    codes
+}
+
+fn lint_error_codes(c: &PolicyConfig) -> Vec<&'static str> {
+    let mut codes: Vec<&str> = c.lint().errors().map(|d| d.code).collect();
+    codes.sort_unstable();
+    codes
+}
+
+#[test]
+fn the_lint_errors_are_exactly_cores_codes() {
+    let lint_errors: Vec<&str> = RULES
+        .iter()
+        .filter(|r| r.severity == Severity::Error && is_lint_rule(r.code))
+        .map(|r| r.code)
+        .collect();
+    assert_eq!(lint_errors, ConfigError::CODES);
+    assert!(
+        !RULES.iter().any(|r| r.code == "E012"),
+        "E012 is retired: a budget of zero is legal (W020)"
+    );
+}
+
+/// The walk over the rule list: for every error rule, a config that breaks
+/// only it; the lint reports that code (and building refuses it with the
+/// report), and the same config built through core's builder API fails
+/// with a `ConfigError` of the same code. The close config passes both.
+#[test]
+fn every_error_rule_is_refused_by_the_lint_and_by_build_alike() {
+    let cases = cases();
+    for code in ConfigError::CODES {
+        let case = cases
+            .iter()
+            .find(|c| c.code == code)
+            .unwrap_or_else(|| panic!("no case breaks {code}"));
+        let bad = config(&case.triggers);
+        assert_eq!(lint_error_codes(&bad), [code], "{}", case.triggers);
+        let e = build_in_code(&bad).unwrap_err();
+        assert_eq!(e.code(), code, "{e}");
+        match bad.build() {
+            Err(BuildError::Invalid(report)) => assert!(report.contains(code), "{report}"),
+            other => panic!("{code}: {other:?}"),
+        }
+        let good = config(&case.passes);
+        assert_eq!(lint_error_codes(&good), [] as [&str; 0], "{}", case.passes);
+        build_in_code(&good).unwrap_or_else(|e| panic!("{code}: {e}"));
+        good.build().unwrap_or_else(|e| panic!("{code}: {e}"));
+    }
+}
+
+#[test]
+fn core_errors_are_reported_at_their_key() {
+    let report = config(
+        r#"
+        strategy = { kind = "constant", delay = "1s" }
+        strategies.RATE_LIMIT = { kind = "retry_after_or", fallback = { kind = "adaptive", window = "0s", fallback = { kind = "equal_jitter", base = "0s" } } }
+        strategies.SERVER_ERROR = { kind = "adaptive", fallback = { kind = "retry_after_or", fallback = "full_jitter" } }
+        [circuit_breaker]
+        class_thresholds = { AUTH = 0 }
+        "#,
+    )
+    .lint();
+    let errors: Vec<(&str, &str)> = report.errors().map(|d| (d.code, d.path.as_str())).collect();
+    assert_eq!(
+        errors,
+        [
+            ("E006", "strategies.RATE_LIMIT.fallback.fallback.base"),
+            ("E009", "strategies.RATE_LIMIT.fallback.window"),
+            ("E013", "circuit_breaker.class_thresholds.AUTH"),
+            ("E108", "strategies.SERVER_ERROR.fallback.kind"),
+        ],
+        "{report}"
+    );
+    let nested = report.errors().find(|d| d.code == "E108").unwrap();
+    assert!(
+        nested
+            .help
+            .as_deref()
+            .unwrap()
+            .starts_with("put `retry_after_or` outside"),
+        "{nested}"
+    );
+}
+
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::from_millis(1)),
+        Just(Duration::from_millis(250)),
+        Just(Duration::from_secs(2)),
+        Just(Duration::from_secs(90)),
+    ]
+}
+
+fn number(values: &'static [f64]) -> impl Strategy<Value = f64> {
+    proptest::sample::select(values)
+}
+
+fn any_strategy() -> impl Strategy<Value = StrategyConfig> {
+    let factor = number(&[0.5, 1.0, 2.0, f64::NAN, f64::INFINITY]);
+    let leaf = prop_oneof![
+        (duration(), duration())
+            .prop_map(|(base, max)| StrategyConfig::DecorrelatedJitter { base, max }),
+        (duration(), duration()).prop_map(|(base, max)| StrategyConfig::EqualJitter { base, max }),
+        (duration(), duration()).prop_map(|(base, max)| StrategyConfig::FullJitter { base, max }),
+        (duration(), duration()).prop_map(|(base, max)| StrategyConfig::TokenBackoff { base, max }),
+        (duration(), duration(), factor)
+            .prop_map(|(base, max, factor)| StrategyConfig::Exponential { base, max, factor }),
+        duration().prop_map(|delay| StrategyConfig::Constant { delay }),
+        proptest::collection::vec(duration(), 0..3)
+            .prop_map(|delays| StrategyConfig::Schedule { delays }),
+    ];
+    leaf.prop_recursive(3, 8, 1, |inner| {
+        prop_oneof![
+            (inner.clone(), duration()).prop_map(|(fallback, jitter)| {
+                StrategyConfig::RetryAfterOr {
+                    fallback: Box::new(fallback),
+                    jitter,
+                }
+            }),
+            (
+                inner,
+                duration(),
+                number(&[0.0, 0.5, 0.9, 1.0, 1.5, f64::NAN]),
+                number(&[0.5, 1.0, 2.0, f64::NAN]),
+                number(&[1.0, 5.0, 0.5, f64::INFINITY]),
+            )
+                .prop_map(|(fallback, window, target_success, lo, hi)| {
+                    StrategyConfig::Adaptive {
+                        fallback: Box::new(fallback),
+                        window,
+                        target_success,
+                        min_multiplier: lo,
+                        max_multiplier: hi,
+                    }
+                }),
+        ]
+    })
+}
+
+fn any_budget() -> impl Strategy<Value = BudgetConfig> {
+    prop_oneof![
+        (0u32..3, duration()).prop_map(|(max_retries, window)| BudgetConfig::Rolling {
+            max_retries,
+            window
+        }),
+        (
+            number(&[-1.0, 0.0, 0.2, 2.0, 2000.0, f64::NAN]),
+            0u32..2,
+            duration()
+        )
+            .prop_map(|(ratio, min_per_second, window)| BudgetConfig::Ratio {
+                ratio,
+                min_per_second,
+                window
+            }),
+    ]
+}
+
+fn any_breaker() -> impl Strategy<Value = BreakerConfig> {
+    (
+        0u32..3,
+        duration(),
+        duration(),
+        proptest::collection::btree_map(
+            proptest::sample::select(ErrorClass::ALL.to_vec()),
+            0u32..3,
+            0..2,
+        ),
+    )
+        .prop_map(|(threshold, window, recovery, class_thresholds)| {
+            let mut b = BreakerConfig::default();
+            b.failure_threshold = threshold;
+            b.window = window;
+            b.recovery_timeout = recovery;
+            b.class_thresholds = class_thresholds;
+            b
+        })
+}
+
+fn any_config() -> impl Strategy<Value = PolicyConfig> {
+    (
+        duration(),
+        0u32..3,
+        proptest::option::of(duration()),
+        proptest::option::of(any_strategy()),
+        proptest::collection::btree_map(
+            proptest::sample::select(vec![ErrorClass::RateLimit, ErrorClass::ServerError]),
+            any_strategy(),
+            0..2,
+        ),
+        proptest::option::of(any_budget()),
+        proptest::option::of(any_breaker()),
+    )
+        .prop_map(
+            |(deadline, max_attempts, attempt_timeout, strategy, strategies, budget, breaker)| {
+                let mut c = PolicyConfig::default();
+                c.deadline = deadline;
+                c.max_attempts = max_attempts;
+                c.attempt_timeout = attempt_timeout;
+                c.strategy = strategy;
+                c.strategies = strategies;
+                c.budget = budget;
+                c.circuit_breaker = breaker;
+                c
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Conversely: whatever the config, the lint's errors are one for one
+    /// the problems core's builders report, a config core accepts gets no
+    /// error, and building (here and through core) agree.
+    #[test]
+    fn the_lint_and_core_agree_on_any_config(c in any_config()) {
+        let lint = lint_error_codes(&c);
+        prop_assert_eq!(&lint, &core_codes(&c));
+        let in_code = build_in_code(&c);
+        prop_assert_eq!(in_code.is_ok(), lint.is_empty(), "{:?}", in_code);
+        if let Err(e) = &in_code {
+            prop_assert!(lint.contains(&e.code()), "{} not in {:?}", e, lint);
+        }
+        prop_assert_eq!(c.build().is_ok(), lint.is_empty());
+    }
 }

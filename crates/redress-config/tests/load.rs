@@ -298,19 +298,38 @@ fn missing_and_misplaced_strategies() {
     let d = one_problem("strategy = { kind = \"retry_after_or\" }");
     assert_eq!((d.code, d.path.as_str()), ("E107", "strategy.fallback"));
 
-    let d = one_problem(
+    // A nesting the engine cannot run loads (the model holds it), and is
+    // core's error, reported by the lint at the inner strategy's kind.
+    let nested = |text: &str| {
+        let doc = Document::parse(text, Format::Toml).unwrap();
+        let report = doc.lint(&doc.entries()[0]);
+        let errors: Vec<Diagnostic> = report.errors().cloned().collect();
+        assert_eq!(errors.len(), 1, "{report}");
+        errors.into_iter().next().unwrap()
+    };
+    let d = nested(
         "strategy = { kind = \"retry_after_or\", fallback = { kind = \"retry_after_or\", fallback = \"full_jitter\" } }",
     );
     assert_eq!(
         (d.code, d.path.as_str()),
         ("E108", "strategy.fallback.kind")
     );
+    assert_eq!(at(&d), (1, 59));
 
-    let d = one_problem(
+    let d = nested(
         "strategy = { kind = \"adaptive\", fallback = { kind = \"retry_after_or\", fallback = \"full_jitter\" } }",
     );
     assert_eq!(d.code, "E108");
     assert!(d.help.unwrap().starts_with("put `retry_after_or` outside"));
+
+    // Fallbacks nested deeper than any policy could run stop loading.
+    let mut deep = "\"full_jitter\"".to_owned();
+    for _ in 0..12 {
+        deep = format!("{{ kind = \"retry_after_or\", fallback = {deep} }}");
+    }
+    let d = one_problem(&format!("strategy = {deep}"));
+    assert_eq!(d.code, "E108");
+    assert!(d.message.contains("nested more than"), "{d}");
 
     let d = one_problem("strategy = \"full_jitter\"\n[budget]\nmax_retries = 3\n");
     assert_eq!((d.code, d.path.as_str()), ("E107", "budget.window"));

@@ -42,6 +42,13 @@ use crate::time::secs_to_duration;
 #[cfg(target_has_atomic = "64")]
 use crate::window::Window;
 
+mod kind;
+
+#[cfg(all(feature = "alloc", target_has_atomic = "64"))]
+use kind::{ADAPTIVE_WINDOW, MAX_MULTIPLIER, MIN_MULTIPLIER, TARGET_SUCCESS};
+use kind::{DEFAULT_BASE, DEFAULT_FACTOR, DEFAULT_JITTER, DEFAULT_MAX, TOKEN_MAX};
+pub use kind::{Param, ParamKind, StrategyKind};
+
 /// What a strategy knows when it is asked for a delay.
 ///
 /// ```
@@ -207,17 +214,106 @@ pub enum StrategyProblem {
         /// The configured maximum.
         max: f64,
     },
+    /// A jittered or exponential strategy's `base` is zero: every delay
+    /// would be zero.
+    #[error("base is 0, so every delay would be 0 (250ms is the default)")]
+    ZeroBase,
+    /// A strategy nested where the engine cannot run it: `retry_after_or`
+    /// falling back to another `retry_after_or`, or `adaptive` wrapping
+    /// `retry_after_or` or another `adaptive`.
+    #[error(
+        "`{outer}` cannot wrap `{inner}` ({}): nest them as retry_after_or(adaptive(..)), \
+         `retry_after_or` outside and `adaptive` inside, each at most once",
+        nesting_reason(*.outer, *.inner)
+    )]
+    Nested {
+        /// The wrapping kind.
+        outer: StrategyKind,
+        /// The kind it wraps, which it cannot.
+        inner: StrategyKind,
+    },
 }
 
-const DEFAULT_BASE: Duration = Duration::from_millis(250);
-const DEFAULT_MAX: Duration = Duration::from_secs(30);
-const TOKEN_MAX: Duration = Duration::from_secs(20);
+fn nesting_reason(outer: StrategyKind, inner: StrategyKind) -> &'static str {
+    match (outer, inner) {
+        (StrategyKind::Adaptive, StrategyKind::Adaptive) => {
+            "one multiplier already stretches the delays"
+        }
+        (StrategyKind::Adaptive, _) => "a server's retry-after hint is never stretched",
+        _ => "the outer one already honors retry-after hints",
+    }
+}
 
-fn check_base_max(base: Duration, max: Duration) -> Result<(), StrategyProblem> {
+impl StrategyProblem {
+    /// The problem's stable code, as `redress doctor` reports it: `E005`
+    /// (base above max), `E006` (zero base), `E007` (factor), `E008`
+    /// (empty schedule), `E009` (adaptive parameters), `E108` (nesting).
+    ///
+    /// ```
+    /// use redress_core::backoff::{exponential, Backoff};
+    ///
+    /// let b: Backoff = exponential().factor(0.5).into();
+    /// assert_eq!(b.validate().unwrap_err().code(), "E007");
+    /// ```
+    pub const fn code(&self) -> &'static str {
+        match self {
+            StrategyProblem::BaseAboveMax { .. } => "E005",
+            StrategyProblem::ZeroBase => "E006",
+            StrategyProblem::InvalidFactor(_) => "E007",
+            StrategyProblem::EmptySchedule => "E008",
+            StrategyProblem::ZeroAdaptiveWindow
+            | StrategyProblem::InvalidTargetSuccess(_)
+            | StrategyProblem::InvalidMultipliers { .. } => "E009",
+            StrategyProblem::Nested { .. } => "E108",
+        }
+    }
+
+    /// The parameter to change, named like its builder method and config
+    /// key (`"base"`, `"factor"`, `"delays"`, `"window"`,
+    /// `"target_success"`, `"min_multiplier"` or `"max_multiplier"`;
+    /// `"kind"` for a nesting).
+    pub fn param(&self) -> &'static str {
+        match self {
+            StrategyProblem::BaseAboveMax { .. } | StrategyProblem::ZeroBase => "base",
+            StrategyProblem::InvalidFactor(_) => "factor",
+            StrategyProblem::EmptySchedule => "delays",
+            StrategyProblem::ZeroAdaptiveWindow => "window",
+            StrategyProblem::InvalidTargetSuccess(_) => "target_success",
+            StrategyProblem::InvalidMultipliers { min, .. } => {
+                if min.is_finite() && *min >= 1.0 {
+                    "max_multiplier"
+                } else {
+                    "min_multiplier"
+                }
+            }
+            StrategyProblem::Nested { .. } => "kind",
+        }
+    }
+}
+
+/// A problem of a strategy, and where in the strategy it is.
+///
+/// `depth` counts the `fallback`s above it: 0 is the strategy itself, 1 the
+/// fallback of a `retry_after_or` or an `adaptive`, 2 the fallback's
+/// fallback. In config terms the problem is at
+/// `strategy` + `.fallback` × depth + `.` + [`problem.param()`](StrategyProblem::param).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LocatedProblem {
+    /// The kind of the strategy at fault.
+    pub kind: StrategyKind,
+    /// How many `fallback`s deep it is.
+    pub depth: u8,
+    /// What is wrong.
+    pub problem: StrategyProblem,
+}
+
+/// `base` above `max` (E005), else a zero `base` (E006).
+fn base_problems(base: Duration, max: Duration, f: &mut impl FnMut(StrategyProblem)) {
     if base > max {
-        Err(StrategyProblem::BaseAboveMax { base, max })
-    } else {
-        Ok(())
+        f(StrategyProblem::BaseAboveMax { base, max });
+    } else if base.is_zero() {
+        f(StrategyProblem::ZeroBase);
     }
 }
 
@@ -310,8 +406,8 @@ impl DecorrelatedJitter {
         self.base
     }
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
-        check_base_max(self.base, self.max)
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
+        base_problems(self.base, self.max, f);
     }
 }
 
@@ -349,8 +445,8 @@ pub const fn equal_jitter() -> EqualJitter {
 impl EqualJitter {
     base_max_setters!();
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
-        check_base_max(self.base, self.max)
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
+        base_problems(self.base, self.max, f);
     }
 }
 
@@ -383,8 +479,8 @@ pub const fn full_jitter() -> FullJitter {
 impl FullJitter {
     base_max_setters!();
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
-        check_base_max(self.base, self.max)
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
+        base_problems(self.base, self.max, f);
     }
 }
 
@@ -420,8 +516,8 @@ pub const fn token_backoff() -> TokenBackoff {
 impl TokenBackoff {
     base_max_setters!();
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
-        check_base_max(self.base, self.max)
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
+        base_problems(self.base, self.max, f);
     }
 }
 
@@ -452,7 +548,7 @@ pub const fn exponential() -> Exponential {
     Exponential {
         base: DEFAULT_BASE,
         max: DEFAULT_MAX,
-        factor: 2.0,
+        factor: DEFAULT_FACTOR,
     }
 }
 
@@ -466,11 +562,11 @@ impl Exponential {
         self
     }
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
         if !(self.factor.is_finite() && self.factor >= 1.0) {
-            return Err(StrategyProblem::InvalidFactor(self.factor));
+            f(StrategyProblem::InvalidFactor(self.factor));
         }
-        check_base_max(self.base, self.max)
+        base_problems(self.base, self.max, f);
     }
 }
 
@@ -562,11 +658,9 @@ impl Schedule {
         &self.delays
     }
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
         if self.delays.is_empty() {
-            Err(StrategyProblem::EmptySchedule)
-        } else {
-            Ok(())
+            f(StrategyProblem::EmptySchedule);
         }
     }
 }
@@ -600,6 +694,9 @@ pub struct RetryAfterOr {
 /// Honor the server's retry-after hint when the classification has one,
 /// otherwise use `fallback`.
 ///
+/// `fallback` may be a plain curve or an `adaptive` one, not another
+/// `retry_after_or`: a policy with that nesting does not build (`E108`).
+///
 /// ```
 /// use core::time::Duration;
 /// use redress_core::backoff::{decorrelated_jitter, retry_after_or};
@@ -610,7 +707,7 @@ pub struct RetryAfterOr {
 pub fn retry_after_or(fallback: impl Into<Backoff>) -> RetryAfterOr {
     RetryAfterOr {
         fallback: fallback.into(),
-        jitter: DEFAULT_BASE,
+        jitter: DEFAULT_JITTER,
     }
 }
 
@@ -680,18 +777,24 @@ pub enum CurveSpec<'a> {
 }
 
 impl CurveSpec<'_> {
-    /// The kind's name (`"decorrelated_jitter"`, ...), as config files use it.
+    /// The kind's name (`"decorrelated_jitter"`, ..., `"custom"`), as
+    /// config files use it.
     pub fn kind(&self) -> &'static str {
-        match self {
-            CurveSpec::Constant { .. } => "constant",
-            CurveSpec::Exponential { .. } => "exponential",
-            CurveSpec::FullJitter { .. } => "full_jitter",
-            CurveSpec::EqualJitter { .. } => "equal_jitter",
-            CurveSpec::DecorrelatedJitter { .. } => "decorrelated_jitter",
-            CurveSpec::TokenBackoff { .. } => "token_backoff",
-            CurveSpec::Schedule { .. } => "schedule",
-            CurveSpec::Custom => "custom",
-        }
+        self.strategy_kind().map_or("custom", StrategyKind::name)
+    }
+
+    /// The kind (`None` for a custom strategy).
+    pub fn strategy_kind(&self) -> Option<StrategyKind> {
+        Some(match self {
+            CurveSpec::Constant { .. } => StrategyKind::Constant,
+            CurveSpec::Exponential { .. } => StrategyKind::Exponential,
+            CurveSpec::FullJitter { .. } => StrategyKind::FullJitter,
+            CurveSpec::EqualJitter { .. } => StrategyKind::EqualJitter,
+            CurveSpec::DecorrelatedJitter { .. } => StrategyKind::DecorrelatedJitter,
+            CurveSpec::TokenBackoff { .. } => StrategyKind::TokenBackoff,
+            CurveSpec::Schedule { .. } => StrategyKind::Schedule,
+            CurveSpec::Custom => return None,
+        })
     }
 }
 
@@ -737,15 +840,42 @@ impl Curve {
         }
     }
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
         match self {
-            Curve::Exponential(s) => s.validate(),
-            Curve::FullJitter(s) => s.validate(),
-            Curve::EqualJitter(s) => s.validate(),
-            Curve::Decorrelated(s) => s.validate(),
-            Curve::Token(s) => s.validate(),
-            Curve::Schedule(s) => s.validate(),
-            Curve::Constant(_) | Curve::Custom(_) => Ok(()),
+            Curve::Exponential(s) => s.problems(f),
+            Curve::FullJitter(s) => s.problems(f),
+            Curve::EqualJitter(s) => s.problems(f),
+            Curve::Decorrelated(s) => s.problems(f),
+            Curve::Token(s) => s.problems(f),
+            Curve::Schedule(s) => s.problems(f),
+            Curve::Constant(_) | Curve::Custom(_) => {}
+        }
+    }
+}
+
+/// How a [`Backoff`] was written, which flattening into one value would
+/// otherwise forget: how deep its curve and its adaptive layer were, and a
+/// nesting the engine cannot run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Layers {
+    /// How many strategies wrap the curve.
+    curve_depth: u8,
+    /// How many strategies wrap the adaptive layer, when there is one.
+    adaptive_depth: u8,
+    /// The depth and kind of a strategy its wrapper cannot hold, and the
+    /// wrapper's kind.
+    nested: Option<(u8, StrategyKind, StrategyKind)>,
+}
+
+impl Layers {
+    /// The layers one `fallback` deeper, under a new wrapper.
+    fn wrapped(self) -> Layers {
+        Layers {
+            curve_depth: self.curve_depth.saturating_add(1),
+            adaptive_depth: self.adaptive_depth.saturating_add(1),
+            nested: self
+                .nested
+                .map(|(depth, outer, inner)| (depth.saturating_add(1), outer, inner)),
         }
     }
 }
@@ -772,6 +902,8 @@ pub struct Backoff {
     adaptive: Option<Shared<AdaptiveState>>,
     /// When set, retry-after hints win, plus up to this much jitter.
     retry_after_jitter: Option<Duration>,
+    /// How it was nested.
+    layers: Layers,
 }
 
 impl Backoff {
@@ -781,17 +913,46 @@ impl Backoff {
             #[cfg(target_has_atomic = "64")]
             adaptive: None,
             retry_after_jitter: None,
+            layers: Layers::default(),
         }
     }
 
     /// `fallback` scaled by the multiplier of a shared, program-long
     /// adaptive state (no allocation); with `alloc`, `adaptive(..)` is
     /// simpler. Adaptive backoff needs 64-bit atomics.
+    ///
+    /// `fallback` must be a plain curve: an `adaptive` or `retry_after_or`
+    /// fallback is refused when the policy is built (`E108`); put
+    /// `retry_after_or` outside instead.
     #[cfg(target_has_atomic = "64")]
     pub fn adaptive_static(fallback: impl Into<Backoff>, state: &'static AdaptiveState) -> Self {
-        let mut b = fallback.into();
-        b.adaptive = Some(Shared::Static(state));
-        b
+        fallback.into().under_adaptive(Shared::Static(state))
+    }
+
+    /// `self` as the fallback of an adaptive layer with `state`.
+    #[cfg(target_has_atomic = "64")]
+    fn under_adaptive(mut self, state: Shared<AdaptiveState>) -> Self {
+        let inner = self.top_kind();
+        let mut layers = self.layers.wrapped();
+        layers.adaptive_depth = 0;
+        if let Some(inner @ (StrategyKind::RetryAfterOr | StrategyKind::Adaptive)) = inner {
+            layers.nested = Some((1, StrategyKind::Adaptive, inner));
+        }
+        self.adaptive = Some(state);
+        self.layers = layers;
+        self
+    }
+
+    /// The kind as written at the top: the outermost wrapper, or the
+    /// curve's (`None` for a custom curve).
+    fn top_kind(&self) -> Option<StrategyKind> {
+        if self.layers.curve_depth == 0 {
+            self.curve().strategy_kind()
+        } else if self.is_adaptive() && self.layers.adaptive_depth == 0 {
+            Some(StrategyKind::Adaptive)
+        } else {
+            Some(StrategyKind::RetryAfterOr)
+        }
     }
 
     /// The adaptive state, when the strategy is adaptive.
@@ -869,13 +1030,13 @@ impl Backoff {
     /// (`"decorrelated_jitter"`, ..., `"custom"`). A strategy that honors
     /// retry-after hints reports `"retry_after_or"`.
     pub fn kind(&self) -> &'static str {
-        if self.retry_after_jitter.is_some() {
-            "retry_after_or"
-        } else if self.is_adaptive() {
-            "adaptive"
-        } else {
-            self.curve().kind()
-        }
+        self.top_kind().map_or("custom", StrategyKind::name)
+    }
+
+    /// The kind as [`kind`](Self::kind) names it (`None` for a custom
+    /// strategy).
+    pub fn strategy_kind(&self) -> Option<StrategyKind> {
+        self.top_kind()
     }
 
     #[cfg(target_has_atomic = "64")]
@@ -914,13 +1075,61 @@ impl Backoff {
         Some(max)
     }
 
-    /// Checks the parameters.
+    /// Checks the parameters and the nesting: the first problem of
+    /// [`problems`](Self::problems).
     pub fn validate(&self) -> Result<(), StrategyProblem> {
+        let mut first = None;
+        self.problems(|p| {
+            first.get_or_insert(p.problem);
+        });
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Calls `f` with every problem of the strategy, and where it is: a
+    /// nesting the engine cannot run, the adaptive layer's parameters, the
+    /// curve's parameters. A policy with any of them does not build.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::backoff::{exponential, retry_after_or, Backoff, StrategyKind};
+    ///
+    /// let b: Backoff = retry_after_or(exponential().base(Duration::ZERO).factor(0.5)).into();
+    /// let mut found = Vec::new();
+    /// b.problems(|p| found.push((p.kind, p.depth, p.problem.code(), p.problem.param())));
+    /// assert_eq!(found, [
+    ///     (StrategyKind::Exponential, 1, "E007", "factor"),
+    ///     (StrategyKind::Exponential, 1, "E006", "base"),
+    /// ]);
+    /// ```
+    pub fn problems(&self, mut f: impl FnMut(LocatedProblem)) {
+        if let Some((depth, outer, inner)) = self.layers.nested {
+            f(LocatedProblem {
+                kind: inner,
+                depth,
+                problem: StrategyProblem::Nested { outer, inner },
+            });
+        }
         #[cfg(target_has_atomic = "64")]
         if let Some(state) = &self.adaptive {
-            state.validate()?;
+            let depth = self.layers.adaptive_depth;
+            state.problems(&mut |problem| {
+                f(LocatedProblem {
+                    kind: StrategyKind::Adaptive,
+                    depth,
+                    problem,
+                });
+            });
         }
-        self.curve.validate()
+        if let Some(kind) = self.curve().strategy_kind() {
+            let depth = self.layers.curve_depth;
+            self.curve.problems(&mut |problem| {
+                f(LocatedProblem {
+                    kind,
+                    depth,
+                    problem,
+                });
+            });
+        }
     }
 }
 
@@ -989,13 +1198,21 @@ where
     }
 }
 
+/// Flattens into one value; a fallback that is itself a `retry_after_or`
+/// is recorded, and refused when the policy is built (`E108`).
 impl From<RetryAfterOr> for Backoff {
     fn from(s: RetryAfterOr) -> Self {
+        let fallback = s.fallback;
+        let mut layers = fallback.layers.wrapped();
+        if fallback.top_kind() == Some(StrategyKind::RetryAfterOr) {
+            layers.nested = Some((1, StrategyKind::RetryAfterOr, StrategyKind::RetryAfterOr));
+        }
         Backoff {
-            curve: s.fallback.curve,
+            curve: fallback.curve,
             #[cfg(target_has_atomic = "64")]
-            adaptive: s.fallback.adaptive,
+            adaptive: fallback.adaptive,
             retry_after_jitter: Some(s.jitter),
+            layers,
         }
     }
 }
@@ -1108,18 +1325,17 @@ impl AdaptiveState {
         }
     }
 
-    fn validate(&self) -> Result<(), StrategyProblem> {
+    fn problems(&self, f: &mut impl FnMut(StrategyProblem)) {
         if self.window.is_zero() {
-            return Err(StrategyProblem::ZeroAdaptiveWindow);
+            f(StrategyProblem::ZeroAdaptiveWindow);
         }
         if !(self.target_success > 0.0 && self.target_success <= 1.0) {
-            return Err(StrategyProblem::InvalidTargetSuccess(self.target_success));
+            f(StrategyProblem::InvalidTargetSuccess(self.target_success));
         }
         let (min, max) = (self.min_multiplier, self.max_multiplier);
         if !(min.is_finite() && max.is_finite() && min >= 1.0 && max >= min) {
-            return Err(StrategyProblem::InvalidMultipliers { min, max });
+            f(StrategyProblem::InvalidMultipliers { min, max });
         }
-        Ok(())
     }
 }
 
@@ -1148,14 +1364,29 @@ pub struct Adaptive {
 
 /// Wraps `fallback` in adaptive scaling; see [`Adaptive`]. (Without
 /// `alloc`, use [`Backoff::adaptive_static`].)
+///
+/// `fallback` must be a plain curve: a policy whose adaptive strategy wraps
+/// `retry_after_or` or another `adaptive` does not build (`E108`). To
+/// honor retry-after hints too, put `retry_after_or` outside:
+/// `retry_after_or(adaptive(curve))`.
+///
+/// ```
+/// use redress_core::backoff::{adaptive, equal_jitter, retry_after_or};
+/// use redress_core::Policy;
+///
+/// let inside_out = Policy::builder().strategy(adaptive(retry_after_or(equal_jitter()))).build();
+/// assert_eq!(inside_out.unwrap_err().code(), "E108");
+/// let right = Policy::builder().strategy(retry_after_or(adaptive(equal_jitter()))).build();
+/// assert!(right.is_ok());
+/// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "64"))]
 pub fn adaptive(fallback: impl Into<Backoff>) -> Adaptive {
     Adaptive {
         fallback: fallback.into(),
-        window: Duration::from_secs(60),
-        target_success: 0.9,
-        min_multiplier: 1.0,
-        max_multiplier: 5.0,
+        window: ADAPTIVE_WINDOW,
+        target_success: TARGET_SUCCESS,
+        min_multiplier: MIN_MULTIPLIER,
+        max_multiplier: MAX_MULTIPLIER,
     }
 }
 
@@ -1199,9 +1430,8 @@ impl From<Adaptive> for Backoff {
             a.min_multiplier,
             a.max_multiplier,
         );
-        let mut b = a.fallback;
-        b.adaptive = Some(Shared::Arc(alloc::sync::Arc::new(state)));
-        b
+        a.fallback
+            .under_adaptive(Shared::Arc(alloc::sync::Arc::new(state)))
     }
 }
 
@@ -1473,6 +1703,217 @@ mod tests {
         assert_eq!(b.delay(&BackoffContext::new(1, &hinted), &mut rng), ms(500));
         let plain = Classification::new(ErrorClass::RateLimit);
         assert_eq!(b.delay(&BackoffContext::new(1, &plain), &mut rng), ms(20));
+    }
+
+    fn located(b: &Backoff) -> Vec<(StrategyKind, u8, StrategyProblem)> {
+        let mut found = Vec::new();
+        b.problems(|p| found.push((p.kind, p.depth, p.problem)));
+        found
+    }
+
+    #[test]
+    fn a_zero_base_is_a_problem_of_every_growing_curve() {
+        let zero = Duration::ZERO;
+        let cases: [(Backoff, StrategyKind); 5] = [
+            (
+                decorrelated_jitter().base(zero).into(),
+                StrategyKind::DecorrelatedJitter,
+            ),
+            (equal_jitter().base(zero).into(), StrategyKind::EqualJitter),
+            (full_jitter().base(zero).into(), StrategyKind::FullJitter),
+            (
+                token_backoff().base(zero).into(),
+                StrategyKind::TokenBackoff,
+            ),
+            (exponential().base(zero).into(), StrategyKind::Exponential),
+        ];
+        for (b, kind) in cases {
+            assert_eq!(b.validate(), Err(StrategyProblem::ZeroBase), "{kind}");
+            assert_eq!(located(&b), [(kind, 0, StrategyProblem::ZeroBase)]);
+        }
+        // A zero max with a zero base is still the base's problem; a
+        // constant or a schedule of zeros is legal (a lint warns).
+        let both: Backoff = full_jitter().base(zero).max(zero).into();
+        assert_eq!(both.validate(), Err(StrategyProblem::ZeroBase));
+        assert_eq!(Backoff::from(constant(zero)).validate(), Ok(()));
+        assert_eq!(Backoff::from(exponential().base(ms(1))).validate(), Ok(()));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn nestings_the_engine_cannot_run_are_problems() {
+        use StrategyKind::{Adaptive, Exponential, RetryAfterOr};
+        let c = || constant(ms(10));
+        let nested = |outer, inner| StrategyProblem::Nested { outer, inner };
+
+        let twice: Backoff = retry_after_or(retry_after_or(c())).into();
+        assert_eq!(
+            located(&twice),
+            [(RetryAfterOr, 1, nested(RetryAfterOr, RetryAfterOr))]
+        );
+        let inside_out: Backoff = adaptive(retry_after_or(c())).into();
+        assert_eq!(
+            located(&inside_out),
+            [(RetryAfterOr, 1, nested(Adaptive, RetryAfterOr))]
+        );
+        assert_eq!(inside_out.kind(), "adaptive");
+        let stacked: Backoff = adaptive(adaptive(c())).into();
+        assert_eq!(
+            located(&stacked),
+            [(Adaptive, 1, nested(Adaptive, Adaptive))]
+        );
+        static STATE: AdaptiveState = AdaptiveState::new(Duration::from_secs(60), 0.9, 1.0, 2.0);
+        let static_inside_out = Backoff::adaptive_static(retry_after_or(c()), &STATE);
+        assert_eq!(
+            located(&static_inside_out),
+            [(RetryAfterOr, 1, nested(Adaptive, RetryAfterOr))]
+        );
+        // Deeper: the problem is where it was written.
+        let deep: Backoff = retry_after_or(adaptive(retry_after_or(c()))).into();
+        assert_eq!(
+            located(&deep),
+            [(RetryAfterOr, 2, nested(Adaptive, RetryAfterOr))]
+        );
+        assert_eq!(deep.kind(), "retry_after_or");
+
+        // The right way round is fine, and its problems are located.
+        let right: Backoff = retry_after_or(adaptive(c())).into();
+        assert_eq!(right.validate(), Ok(()));
+        assert_eq!(right.kind(), "retry_after_or");
+        let bad_inside: Backoff = retry_after_or(
+            adaptive(exponential().base(Duration::ZERO))
+                .window(Duration::ZERO)
+                .target_success(2.0),
+        )
+        .into();
+        assert_eq!(
+            located(&bad_inside),
+            [
+                (Adaptive, 1, StrategyProblem::ZeroAdaptiveWindow),
+                (Adaptive, 1, StrategyProblem::InvalidTargetSuccess(2.0)),
+                (Exponential, 2, StrategyProblem::ZeroBase),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_nesting_message_says_how_to_nest() {
+        let b: Backoff = retry_after_or(retry_after_or(constant(ms(1)))).into();
+        let problem = b.validate().unwrap_err();
+        assert_eq!((problem.code(), problem.param()), ("E108", "kind"));
+        let text = problem.to_string();
+        assert!(
+            text.contains("`retry_after_or` outside and `adaptive` inside"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn problems_name_their_code_and_parameter() {
+        let cases = [
+            (
+                StrategyProblem::BaseAboveMax {
+                    base: ms(2),
+                    max: ms(1),
+                },
+                "E005",
+                "base",
+            ),
+            (StrategyProblem::ZeroBase, "E006", "base"),
+            (StrategyProblem::InvalidFactor(0.5), "E007", "factor"),
+            (StrategyProblem::EmptySchedule, "E008", "delays"),
+            (StrategyProblem::ZeroAdaptiveWindow, "E009", "window"),
+            (
+                StrategyProblem::InvalidTargetSuccess(0.0),
+                "E009",
+                "target_success",
+            ),
+            (
+                StrategyProblem::InvalidMultipliers { min: 0.5, max: 2.0 },
+                "E009",
+                "min_multiplier",
+            ),
+            (
+                StrategyProblem::InvalidMultipliers { min: 2.0, max: 1.5 },
+                "E009",
+                "max_multiplier",
+            ),
+        ];
+        for (problem, code, param) in cases {
+            assert_eq!(
+                (problem.code(), problem.param()),
+                (code, param),
+                "{problem}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_kind_is_named_once_and_its_defaults_are_the_constructors() {
+        for kind in StrategyKind::ALL {
+            assert_eq!(StrategyKind::from_name(kind.name()), Some(kind));
+            assert_eq!(kind.to_string(), kind.name());
+            assert_eq!(kind.takes_fallback(), kind.param("fallback").is_some());
+        }
+        let names: std::collections::BTreeSet<_> =
+            StrategyKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), StrategyKind::ALL.len());
+        assert_eq!(StrategyKind::from_name("custom"), None);
+
+        let duration = |kind: StrategyKind, name| match kind.param(name).map(|p| p.kind) {
+            Some(ParamKind::Duration(d)) => d,
+            other => std::panic!("{kind} {name}: {other:?}"),
+        };
+        let number = |kind: StrategyKind, name| match kind.param(name).map(|p| p.kind) {
+            Some(ParamKind::Number(x)) => x,
+            other => std::panic!("{kind} {name}: {other:?}"),
+        };
+        let curves: [Backoff; 5] = [
+            decorrelated_jitter().into(),
+            equal_jitter().into(),
+            full_jitter().into(),
+            token_backoff().into(),
+            exponential().into(),
+        ];
+        for b in curves {
+            let kind = b.strategy_kind().unwrap();
+            let (base, max) = match b.curve() {
+                CurveSpec::DecorrelatedJitter { base, max }
+                | CurveSpec::EqualJitter { base, max }
+                | CurveSpec::FullJitter { base, max }
+                | CurveSpec::TokenBackoff { base, max }
+                | CurveSpec::Exponential { base, max, .. } => (base, max),
+                other => std::panic!("{other:?}"),
+            };
+            assert_eq!(duration(kind, "base"), Some(base), "{kind}");
+            assert_eq!(duration(kind, "max"), Some(max), "{kind}");
+            if let CurveSpec::Exponential { factor, .. } = b.curve() {
+                assert_eq!(number(kind, "factor"), factor);
+            }
+            assert_eq!(b.curve().strategy_kind(), Some(kind));
+        }
+        assert_eq!(duration(StrategyKind::Constant, "delay"), None);
+        assert_eq!(
+            StrategyKind::Schedule.param("delays").map(|p| p.kind),
+            Some(ParamKind::Delays)
+        );
+        let honoring: Backoff = retry_after_or(constant(ms(1))).into();
+        assert_eq!(
+            duration(StrategyKind::RetryAfterOr, "jitter"),
+            honoring.retry_after_jitter()
+        );
+        #[cfg(feature = "alloc")]
+        {
+            let scaled: Backoff = adaptive(constant(ms(1))).into();
+            let state = scaled.adaptive_state().unwrap();
+            let a = StrategyKind::Adaptive;
+            assert_eq!(duration(a, "window"), Some(state.window()));
+            assert_eq!(number(a, "target_success"), state.target_success());
+            assert_eq!(
+                (number(a, "min_multiplier"), number(a, "max_multiplier")),
+                state.multipliers()
+            );
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ use core::time::Duration;
 
 use crate::class::{ErrorClass, PerClass};
 use crate::event::CircuitState;
-use crate::policy::ConfigError;
+use crate::policy::{Component, ConfigError, first_problem};
 use crate::time::duration_to_nanos;
 use crate::window::{AtomicU64, Ordering, Window};
 
@@ -655,25 +655,47 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// Validates and builds.
-    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+    /// Calls `f` with every problem of the configuration, in rule order
+    /// (`E013` a threshold of 0, `E014` a zero window, `E015` a zero
+    /// recovery timeout, then per-class thresholds of 0); [`build`](Self::build)
+    /// refuses the first.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::CircuitBreaker;
+    ///
+    /// let builder = CircuitBreaker::builder().failure_threshold(0).window(Duration::ZERO);
+    /// let mut codes = Vec::new();
+    /// builder.problems(|e| codes.push(e.code()));
+    /// assert_eq!(codes, ["E013", "E014"]);
+    /// ```
+    pub fn problems(&self, mut f: impl FnMut(&ConfigError)) {
         if self.failure_threshold == 0 {
-            return Err(ConfigError::ZeroFailureThreshold { class: None });
+            f(&ConfigError::ZeroFailureThreshold { class: None });
         }
         if self.window.is_zero() {
-            return Err(ConfigError::ZeroWindow {
-                component: "circuit breaker",
+            f(&ConfigError::ZeroWindow {
+                component: Component::CircuitBreaker,
             });
         }
         if self.recovery_timeout.is_zero() {
-            return Err(ConfigError::ZeroRecoveryTimeout);
+            f(&ConfigError::ZeroRecoveryTimeout);
         }
+        for (class, threshold) in self.class_thresholds.iter() {
+            if *threshold == Some(0) {
+                f(&ConfigError::ZeroFailureThreshold { class: Some(class) });
+            }
+        }
+    }
+
+    /// Validates and builds: every problem [`problems`](Self::problems)
+    /// reports is refused, the first returned.
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        first_problem(|f| self.problems(f))?;
         let mut trip_on = self.trip_on;
         for (class, threshold) in self.class_thresholds.iter() {
-            match threshold {
-                Some(0) => return Err(ConfigError::ZeroFailureThreshold { class: Some(class) }),
-                Some(_) => trip_on.set(class, true),
-                None => {}
+            if threshold.is_some() {
+                trip_on.set(class, true);
             }
         }
         Ok(CircuitBreaker {
@@ -917,6 +939,34 @@ mod tests {
                 .recovery_timeout(Duration::ZERO)
                 .build()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_code() {
+        let builder = CircuitBreaker::builder()
+            .failure_threshold(0)
+            .window(Duration::ZERO)
+            .recovery_timeout(Duration::ZERO)
+            .class_threshold(ErrorClass::RateLimit, 0);
+        let mut found = std::vec::Vec::new();
+        builder.problems(|e| found.push((e.code(), e.clone())));
+        assert_eq!(
+            found
+                .iter()
+                .map(|(code, _)| *code)
+                .collect::<std::vec::Vec<_>>(),
+            ["E013", "E014", "E015", "E013"]
+        );
+        assert_eq!(
+            found[3].1,
+            ConfigError::ZeroFailureThreshold {
+                class: Some(ErrorClass::RateLimit)
+            }
+        );
+        assert_eq!(
+            builder.build().unwrap_err(),
+            ConfigError::ZeroFailureThreshold { class: None }
         );
     }
 

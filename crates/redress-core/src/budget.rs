@@ -25,7 +25,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::policy::ConfigError;
+use crate::policy::{Component, ConfigError, first_problem};
 use crate::window::Window;
 
 /// A shared allowance of retries.
@@ -120,12 +120,14 @@ pub struct RollingBudget {
 }
 
 impl RollingBudget {
-    /// A budget of `max_retries` per rolling `window` (which must be
-    /// non-zero). `max_retries` of 0 refuses every retry.
+    /// A budget of `max_retries` per rolling `window`. A zero window is
+    /// refused ([`ConfigError::ZeroWindow`], `E010`). `max_retries` of 0
+    /// is legal, as in the reference, and refuses every retry (`redress
+    /// doctor` warns about it).
     pub fn new(max_retries: u32, window: Duration) -> Result<Self, ConfigError> {
         if window.is_zero() {
             return Err(ConfigError::ZeroWindow {
-                component: "budget",
+                component: Component::Budget,
             });
         }
         Ok(RollingBudget {
@@ -311,16 +313,24 @@ impl RatioBudgetBuilder {
         self
     }
 
-    /// Validates and builds.
-    pub fn build(self) -> Result<RatioBudget, ConfigError> {
+    /// Calls `f` with every problem of the configuration: a ratio that is
+    /// not a finite number in `[0, 1000]` (`E011`), a zero window (`E010`).
+    /// A budget that earns no retries (ratio 0 and no floor) is legal.
+    pub fn problems(&self, mut f: impl FnMut(&ConfigError)) {
         if !(self.ratio.is_finite() && (0.0..=1000.0).contains(&self.ratio)) {
-            return Err(ConfigError::InvalidRatio(self.ratio));
+            f(&ConfigError::InvalidRatio(self.ratio));
         }
         if self.window.is_zero() {
-            return Err(ConfigError::ZeroWindow {
-                component: "budget",
+            f(&ConfigError::ZeroWindow {
+                component: Component::Budget,
             });
         }
+    }
+
+    /// Validates and builds: every problem [`problems`](Self::problems)
+    /// reports is refused, the first returned.
+    pub fn build(self) -> Result<RatioBudget, ConfigError> {
+        first_problem(|f| self.problems(f))?;
         let reserve = (f64::from(self.min_per_second) * self.window.as_secs_f64()) as u64;
         Ok(RatioBudget {
             ratio: self.ratio,
@@ -356,11 +366,38 @@ mod tests {
     }
 
     #[test]
+    fn budgets_that_refuse_every_retry_are_legal() {
+        // As in the reference: a lint warns about them, building does not
+        // refuse them.
+        assert!(RollingBudget::new(0, Duration::from_secs(1)).is_ok());
+        let none = RatioBudget::builder()
+            .ratio(0.0)
+            .min_per_second(0)
+            .build()
+            .unwrap();
+        assert!(!none.try_withdraw(Duration::ZERO));
+    }
+
+    #[test]
+    fn ratio_problems_are_all_reported_with_codes() {
+        let builder = RatioBudget::builder()
+            .ratio(f64::NAN)
+            .window(Duration::ZERO);
+        let mut codes = std::vec::Vec::new();
+        builder.problems(|e| codes.push(e.code()));
+        assert_eq!(codes, ["E011", "E010"]);
+        assert_eq!(
+            RollingBudget::new(1, Duration::ZERO).unwrap_err().code(),
+            "E010"
+        );
+    }
+
+    #[test]
     fn invalid_budgets_are_typed_errors() {
         assert_eq!(
             RollingBudget::new(1, Duration::ZERO).unwrap_err(),
             ConfigError::ZeroWindow {
-                component: "budget"
+                component: Component::Budget
             }
         );
         for bad in [f64::NAN, -0.1, 1000.5, f64::INFINITY] {

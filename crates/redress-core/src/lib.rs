@@ -105,7 +105,10 @@ mod window;
 pub use asynchronous::{
     AsyncBeforeSleep, AsyncDecideSleep, AsyncHooks, AsyncSite, AsyncSleeper, execute_async,
 };
-pub use backoff::{Backoff, BackoffContext, CurveSpec, Observation, Strategy, StrategyProblem};
+pub use backoff::{
+    Backoff, BackoffContext, CurveSpec, LocatedProblem, Observation, Strategy, StrategyKind,
+    StrategyProblem,
+};
 pub use bind::{Bound, CallSite};
 #[cfg(target_has_atomic = "64")]
 pub use breaker::{Breaker, CircuitBreaker};
@@ -129,7 +132,9 @@ pub use hooks::{
     OnMetric, SleepDecision,
 };
 pub use outcome::{Failure, Outcome, RetryError};
-pub use policy::{ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy};
+pub use policy::{
+    Component, ConfigError, Policy, PolicyBuilder, RetryConfig, RetryPolicy, Setting,
+};
 #[cfg(target_has_atomic = "64")]
 pub use policy::{IntoSharedBreaker, IntoSharedBudget};
 pub use rand_core::Rng;

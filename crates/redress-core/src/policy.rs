@@ -14,11 +14,19 @@
 //!
 //! Per-class strategies win over the default strategy; a class with neither
 //! stops the call with `NO_STRATEGY`.
+//!
+//! # Validation
+//!
+//! Building checks the configuration once, with the one set of rules
+//! `redress doctor` and `redress-config` apply too: every [`ConfigError`]
+//! has the stable code the doctor reports ([`ConfigError::code`]) and names
+//! the [`Setting`] to change. [`PolicyBuilder::problems`] lists them all;
+//! [`build`](PolicyBuilder::build) refuses the first.
 
 use core::fmt;
 use core::time::Duration;
 
-use crate::backoff::{Backoff, StrategyProblem, constant, decorrelated_jitter};
+use crate::backoff::{Backoff, StrategyKind, StrategyProblem, constant, decorrelated_jitter};
 #[cfg(target_has_atomic = "64")]
 use crate::breaker::Breaker;
 #[cfg(target_has_atomic = "64")]
@@ -28,7 +36,28 @@ use crate::classify::{ErrorClassifier, NoResultClassifier, default_classifier};
 #[cfg(target_has_atomic = "64")]
 use crate::shared::Shared;
 
-/// A validation failure when building a [`Policy`].
+/// A validation failure when building a [`Policy`], a
+/// [`CircuitBreaker`](crate::CircuitBreaker) or a budget.
+///
+/// Each has the stable code `redress doctor` reports for it
+/// ([`code`](Self::code), `E001` to `E015` and `E108`) and says which
+/// [`Setting`] to change.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::backoff::{equal_jitter, retry_after_or};
+/// use redress_core::{ConfigError, ErrorClass, Policy, Setting};
+///
+/// let err = Policy::builder()
+///     .class_strategy(ErrorClass::RateLimit, retry_after_or(equal_jitter().base(Duration::ZERO)))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.code(), "E006");
+/// assert_eq!(
+///     err.setting(),
+///     Setting::Strategy { class: Some(ErrorClass::RateLimit), depth: 1, param: "base" }
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -44,21 +73,26 @@ pub enum ConfigError {
          or per-class strategies with `.class_strategy(..)`"
     )]
     NoStrategy,
-    /// A strategy's parameters are invalid.
-    #[error("invalid {kind} strategy{}: {problem}", ForClass(*.class))]
+    /// A strategy's parameters are invalid, or it is nested where the
+    /// engine cannot run it.
+    #[error("invalid {kind} strategy{}{}: {problem}", ForClass(*.class), InFallback(*.depth))]
     InvalidStrategy {
         /// The class the strategy was configured for (`None`: the default).
         class: Option<ErrorClass>,
-        /// The strategy kind (`"decorrelated_jitter"`, ...).
-        kind: &'static str,
+        /// The kind of the strategy at fault (the fallback's, when it is
+        /// one).
+        kind: StrategyKind,
+        /// How many `fallback`s deep the strategy at fault is (0: the
+        /// configured strategy itself).
+        depth: u8,
         /// What is wrong.
         problem: StrategyProblem,
     },
     /// A rolling window (of a budget or a breaker) was zero.
     #[error("the {component} window must be greater than zero")]
     ZeroWindow {
-        /// `"budget"` or `"circuit breaker"`.
-        component: &'static str,
+        /// The budget or the circuit breaker.
+        component: Component,
     },
     /// A breaker threshold was zero.
     #[error("circuit breaker threshold{} must be at least 1", ForClass(*.class))]
@@ -77,7 +111,158 @@ pub enum ConfigError {
     InvalidRatio(f64),
 }
 
+/// What a [`ConfigError::ZeroWindow`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Component {
+    /// A retry budget.
+    Budget,
+    /// A circuit breaker.
+    CircuitBreaker,
+}
+
+/// `budget` or `circuit breaker`.
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Component::Budget => "budget",
+            Component::CircuitBreaker => "circuit breaker",
+        })
+    }
+}
+
+/// Where a [`ConfigError`] is: the setting to change, named like the
+/// builder method that sets it (config files use the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setting {
+    /// A setting of the policy: `max_attempts`, `deadline`,
+    /// `attempt_timeout`, or `strategy` when no strategy is set at all.
+    Policy(&'static str),
+    /// A parameter of a strategy.
+    Strategy {
+        /// The class the strategy is for (`None`: the default strategy).
+        class: Option<ErrorClass>,
+        /// How many `fallback`s deep the parameter's strategy is (0: the
+        /// configured strategy itself).
+        depth: u8,
+        /// The parameter: `base`, `factor`, `delays`, `window`,
+        /// `target_success`, `min_multiplier`, `max_multiplier`, or `kind`
+        /// for a strategy nested where it cannot be.
+        param: &'static str,
+    },
+    /// A setting of a budget: `window` or `ratio`.
+    Budget(&'static str),
+    /// A setting of a circuit breaker: `failure_threshold`, `window`,
+    /// `recovery_timeout`, or `class_threshold` (of `class`).
+    CircuitBreaker {
+        /// The setting.
+        setting: &'static str,
+        /// The class of a per-class threshold.
+        class: Option<ErrorClass>,
+    },
+}
+
+impl ConfigError {
+    /// Every code [`code`](Self::code) can return, in rule order. (`E012`,
+    /// a budget that refuses every retry, is legal: the reference allows
+    /// it, and `redress doctor` warns about it instead.)
+    pub const CODES: [&'static str; 15] = [
+        "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "E009", "E010", "E011",
+        "E013", "E014", "E015", "E108",
+    ];
+
+    /// The stable code `redress doctor` and `redress-config`'s lint report
+    /// this problem under.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            ConfigError::ZeroMaxAttempts => "E001",
+            ConfigError::ZeroDeadline => "E002",
+            ConfigError::ZeroAttemptTimeout => "E003",
+            ConfigError::NoStrategy => "E004",
+            ConfigError::InvalidStrategy { problem, .. } => problem.code(),
+            ConfigError::ZeroWindow {
+                component: Component::Budget,
+            } => "E010",
+            ConfigError::InvalidRatio(_) => "E011",
+            ConfigError::ZeroFailureThreshold { .. } => "E013",
+            ConfigError::ZeroWindow {
+                component: Component::CircuitBreaker,
+            } => "E014",
+            ConfigError::ZeroRecoveryTimeout => "E015",
+        }
+    }
+
+    /// The setting to change.
+    pub fn setting(&self) -> Setting {
+        match self {
+            ConfigError::ZeroMaxAttempts => Setting::Policy("max_attempts"),
+            ConfigError::ZeroDeadline => Setting::Policy("deadline"),
+            ConfigError::ZeroAttemptTimeout => Setting::Policy("attempt_timeout"),
+            ConfigError::NoStrategy => Setting::Policy("strategy"),
+            ConfigError::InvalidStrategy {
+                class,
+                depth,
+                problem,
+                ..
+            } => Setting::Strategy {
+                class: *class,
+                depth: *depth,
+                param: problem.param(),
+            },
+            ConfigError::ZeroWindow {
+                component: Component::Budget,
+            } => Setting::Budget("window"),
+            ConfigError::InvalidRatio(_) => Setting::Budget("ratio"),
+            ConfigError::ZeroWindow {
+                component: Component::CircuitBreaker,
+            } => Setting::CircuitBreaker {
+                setting: "window",
+                class: None,
+            },
+            ConfigError::ZeroFailureThreshold { class: None } => Setting::CircuitBreaker {
+                setting: "failure_threshold",
+                class: None,
+            },
+            ConfigError::ZeroFailureThreshold { class } => Setting::CircuitBreaker {
+                setting: "class_threshold",
+                class: *class,
+            },
+            ConfigError::ZeroRecoveryTimeout => Setting::CircuitBreaker {
+                setting: "recovery_timeout",
+                class: None,
+            },
+        }
+    }
+}
+
+/// The first problem `problems` reports, as an error.
+pub(crate) fn first_problem(
+    problems: impl FnOnce(&mut dyn FnMut(&ConfigError)),
+) -> Result<(), ConfigError> {
+    let mut first = None;
+    problems(&mut |e| {
+        if first.is_none() {
+            first = Some(e.clone());
+        }
+    });
+    first.map_or(Ok(()), Err)
+}
+
 struct ForClass(Option<ErrorClass>);
+
+/// ` (as a fallback)` when the strategy at fault is one.
+struct InFallback(u8);
+
+impl fmt::Display for InFallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            1 => f.write_str(" (as a fallback)"),
+            n => write!(f, " (as a fallback, {n} deep)"),
+        }
+    }
+}
 
 impl fmt::Display for ForClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -171,15 +356,18 @@ impl RetryConfig {
             .or(self.default_strategy.as_ref())
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Calls `f` with every problem of the configuration, in rule order
+    /// (the envelope, then each strategy: the default, then the classes'),
+    /// as [`PolicyBuilder::problems`] does. A built policy has none.
+    pub fn problems(&self, mut f: impl FnMut(&ConfigError)) {
         if self.max_attempts == 0 {
-            return Err(ConfigError::ZeroMaxAttempts);
+            f(&ConfigError::ZeroMaxAttempts);
         }
         if self.deadline.is_zero() {
-            return Err(ConfigError::ZeroDeadline);
+            f(&ConfigError::ZeroDeadline);
         }
         if self.attempt_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(ConfigError::ZeroAttemptTimeout);
+            f(&ConfigError::ZeroAttemptTimeout);
         }
         let per_class = self
             .class_strategies
@@ -193,18 +381,22 @@ impl RetryConfig {
             .chain(per_class)
         {
             any = true;
-            strategy
-                .validate()
-                .map_err(|problem| ConfigError::InvalidStrategy {
+            strategy.problems(|p| {
+                f(&ConfigError::InvalidStrategy {
                     class,
-                    kind: strategy.kind(),
-                    problem,
-                })?;
+                    kind: p.kind,
+                    depth: p.depth,
+                    problem: p.problem,
+                });
+            });
         }
         if !any {
-            return Err(ConfigError::NoStrategy);
+            f(&ConfigError::NoStrategy);
         }
-        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        first_problem(|f| self.problems(f))
     }
 }
 
@@ -483,7 +675,29 @@ impl<C, R> PolicyBuilder<C, R> {
         self
     }
 
-    /// Validates the configuration and builds the policy.
+    /// Calls `f` with every problem of the configuration, in rule order;
+    /// [`build`](Self::build) refuses the first. (A budget or breaker
+    /// handed to the builder was validated when it was built.)
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::backoff::exponential;
+    /// use redress_core::Policy;
+    ///
+    /// let builder = Policy::builder()
+    ///     .max_attempts(0)
+    ///     .strategy(exponential().base(Duration::ZERO).factor(0.5));
+    /// let mut codes = Vec::new();
+    /// builder.problems(|e| codes.push(e.code()));
+    /// assert_eq!(codes, ["E001", "E007", "E006"]);
+    /// assert_eq!(builder.build().unwrap_err().code(), "E001");
+    /// ```
+    pub fn problems(&self, f: impl FnMut(&ConfigError)) {
+        self.retry.problems(f);
+    }
+
+    /// Validates the configuration and builds the policy: every problem
+    /// [`problems`](Self::problems) reports is refused, the first returned.
     pub fn build(self) -> Result<Policy<C, R>, ConfigError> {
         self.retry.validate()?;
         Ok(Policy {
@@ -554,7 +768,9 @@ into_shared!(IntoSharedBreaker, Breaker);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backoff::{constant, exponential};
+    use crate::backoff::{
+        constant, equal_jitter, exponential, full_jitter, retry_after_or, schedule,
+    };
     use std::prelude::rust_2024::*;
 
     #[test]
@@ -602,6 +818,186 @@ mod tests {
             err.to_string(),
             "invalid exponential strategy for RATE_LIMIT: factor must be a finite number >= 1.0 (got 0)"
         );
+    }
+
+    #[test]
+    fn a_zero_base_and_a_bad_nesting_are_refused_by_build() {
+        let zero = Policy::builder()
+            .strategy(constant(Duration::from_millis(1)))
+            .class_strategy(ErrorClass::Transient, full_jitter().base(Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            zero,
+            ConfigError::InvalidStrategy {
+                class: Some(ErrorClass::Transient),
+                kind: StrategyKind::FullJitter,
+                depth: 0,
+                problem: StrategyProblem::ZeroBase,
+            }
+        );
+        assert_eq!(zero.code(), "E006");
+        assert_eq!(
+            zero.to_string(),
+            "invalid full_jitter strategy for TRANSIENT: base is 0, so every delay would be 0 \
+             (250ms is the default)"
+        );
+
+        let nested = Policy::builder()
+            .strategy(retry_after_or(retry_after_or(constant(
+                Duration::from_secs(1),
+            ))))
+            .build()
+            .unwrap_err();
+        assert_eq!(nested.code(), "E108");
+        assert_eq!(
+            nested.setting(),
+            Setting::Strategy {
+                class: None,
+                depth: 1,
+                param: "kind"
+            }
+        );
+        assert!(
+            nested
+                .to_string()
+                .starts_with("invalid retry_after_or strategy (as a fallback): "),
+            "{nested}"
+        );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn adaptive_inside_out_is_refused_and_the_right_way_builds() {
+        use crate::backoff::adaptive;
+        let s = || equal_jitter().max(Duration::from_secs(1));
+        for wrong in [
+            Backoff::from(adaptive(retry_after_or(s()))),
+            Backoff::from(adaptive(adaptive(s()))),
+        ] {
+            let err = Policy::builder().strategy(wrong).build().unwrap_err();
+            assert_eq!(err.code(), "E108", "{err}");
+        }
+        assert!(
+            Policy::builder()
+                .strategy(retry_after_or(adaptive(s())))
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn problems_lists_every_problem_and_build_refuses_the_first() {
+        let builder = Policy::builder()
+            .max_attempts(0)
+            .deadline(Duration::ZERO)
+            .attempt_timeout(Duration::ZERO)
+            .strategy(exponential().factor(f64::NAN).base(Duration::ZERO))
+            .class_strategy(ErrorClass::RateLimit, schedule(&[][..]));
+        let mut found = Vec::new();
+        builder.problems(|e| found.push((e.code(), e.setting())));
+        let strategy = |class, param| Setting::Strategy {
+            class,
+            depth: 0,
+            param,
+        };
+        assert_eq!(
+            found,
+            [
+                ("E001", Setting::Policy("max_attempts")),
+                ("E002", Setting::Policy("deadline")),
+                ("E003", Setting::Policy("attempt_timeout")),
+                ("E007", strategy(None, "factor")),
+                ("E006", strategy(None, "base")),
+                ("E008", strategy(Some(ErrorClass::RateLimit), "delays")),
+            ]
+        );
+        assert_eq!(builder.build().unwrap_err(), ConfigError::ZeroMaxAttempts);
+        let mut none = Vec::new();
+        Policy::builder().problems(|e| none.push(e.code()));
+        assert_eq!(none, ["E004"]);
+        let mut clean = 0;
+        Policy::quick().problems(|_| clean += 1);
+        assert_eq!(clean, 0);
+    }
+
+    #[test]
+    fn every_error_has_a_listed_code_and_a_setting() {
+        let errors = [
+            (
+                ConfigError::ZeroMaxAttempts,
+                Setting::Policy("max_attempts"),
+            ),
+            (ConfigError::ZeroDeadline, Setting::Policy("deadline")),
+            (
+                ConfigError::ZeroAttemptTimeout,
+                Setting::Policy("attempt_timeout"),
+            ),
+            (ConfigError::NoStrategy, Setting::Policy("strategy")),
+            (
+                ConfigError::ZeroWindow {
+                    component: Component::Budget,
+                },
+                Setting::Budget("window"),
+            ),
+            (ConfigError::InvalidRatio(-1.0), Setting::Budget("ratio")),
+            (
+                ConfigError::ZeroFailureThreshold { class: None },
+                Setting::CircuitBreaker {
+                    setting: "failure_threshold",
+                    class: None,
+                },
+            ),
+            (
+                ConfigError::ZeroFailureThreshold {
+                    class: Some(ErrorClass::Auth),
+                },
+                Setting::CircuitBreaker {
+                    setting: "class_threshold",
+                    class: Some(ErrorClass::Auth),
+                },
+            ),
+            (
+                ConfigError::ZeroWindow {
+                    component: Component::CircuitBreaker,
+                },
+                Setting::CircuitBreaker {
+                    setting: "window",
+                    class: None,
+                },
+            ),
+            (
+                ConfigError::ZeroRecoveryTimeout,
+                Setting::CircuitBreaker {
+                    setting: "recovery_timeout",
+                    class: None,
+                },
+            ),
+        ];
+        let mut codes: Vec<&str> = errors.iter().map(|(e, _)| e.code()).collect();
+        for (e, setting) in &errors {
+            assert_eq!(e.setting(), *setting, "{e}");
+            assert!(ConfigError::CODES.contains(&e.code()), "{e}");
+        }
+        for problem in [
+            StrategyProblem::BaseAboveMax {
+                base: Duration::from_secs(2),
+                max: Duration::from_secs(1),
+            },
+            StrategyProblem::ZeroBase,
+            StrategyProblem::InvalidFactor(0.0),
+            StrategyProblem::EmptySchedule,
+            StrategyProblem::ZeroAdaptiveWindow,
+            StrategyProblem::Nested {
+                outer: StrategyKind::RetryAfterOr,
+                inner: StrategyKind::RetryAfterOr,
+            },
+        ] {
+            codes.push(problem.code());
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes, ConfigError::CODES);
     }
 
     #[test]

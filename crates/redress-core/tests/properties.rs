@@ -30,7 +30,7 @@ use redress_core::backoff::{
 use redress_core::{
     Action, BackoffContext, Cause, Classification, Classifier, ConfigError, ErrorClass, Event,
     EventKind, Failure, FastRng, PerClass, Policy, ResultClassifier, Rng, SleepDecision,
-    StopReason, Strategy as BackoffStrategy, StrategyProblem,
+    StopReason, Strategy as BackoffStrategy, StrategyKind, StrategyProblem,
 };
 
 // ---------------------------------------------------------------------------
@@ -112,12 +112,17 @@ impl Spec {
         }
     }
 
-    /// What `Policy::build` must say about this strategy.
-    fn problem(&self) -> Option<StrategyProblem> {
+    /// What `Policy::build` must say about this strategy: the kind at
+    /// fault, how many fallbacks deep it is, and the problem.
+    fn problem(&self) -> Option<(StrategyKind, u8, StrategyProblem)> {
         let base_max = |b: &Duration, m: &Duration| {
-            (b > m).then_some(StrategyProblem::BaseAboveMax { base: *b, max: *m })
+            if b > m {
+                Some(StrategyProblem::BaseAboveMax { base: *b, max: *m })
+            } else {
+                b.is_zero().then_some(StrategyProblem::ZeroBase)
+            }
         };
-        match self {
+        let problem = match self {
             Spec::Constant(_) => None,
             Spec::Exponential(b, m, f) => {
                 if !(f.is_finite() && *f >= 1.0) {
@@ -130,20 +135,25 @@ impl Spec {
                 base_max(b, m)
             }
             Spec::Schedule(d) => d.is_empty().then_some(StrategyProblem::EmptySchedule),
-            Spec::RetryAfterOr(fallback, _) => fallback.problem(),
-        }
+            Spec::RetryAfterOr(fallback, _) => {
+                return fallback
+                    .problem()
+                    .map(|(kind, depth, problem)| (kind, depth + 1, problem));
+            }
+        };
+        problem.map(|p| (self.kind(), 0, p))
     }
 
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> StrategyKind {
         match self {
-            Spec::Constant(_) => "constant",
-            Spec::Exponential(..) => "exponential",
-            Spec::Full(..) => "full_jitter",
-            Spec::Equal(..) => "equal_jitter",
-            Spec::Decorrelated(..) => "decorrelated_jitter",
-            Spec::Token(..) => "token_backoff",
-            Spec::Schedule(_) => "schedule",
-            Spec::RetryAfterOr(..) => "retry_after_or",
+            Spec::Constant(_) => StrategyKind::Constant,
+            Spec::Exponential(..) => StrategyKind::Exponential,
+            Spec::Full(..) => StrategyKind::FullJitter,
+            Spec::Equal(..) => StrategyKind::EqualJitter,
+            Spec::Decorrelated(..) => StrategyKind::DecorrelatedJitter,
+            Spec::Token(..) => StrategyKind::TokenBackoff,
+            Spec::Schedule(_) => StrategyKind::Schedule,
+            Spec::RetryAfterOr(..) => StrategyKind::RetryAfterOr,
         }
     }
 }
@@ -213,8 +223,13 @@ fn any_duration() -> BoxedStrategy<Duration> {
     .boxed()
 }
 
+/// A valid base and max: the base not above the max, and not zero.
 fn ordered_pair(d: BoxedStrategy<Duration>) -> impl Strategy<Value = (Duration, Duration)> {
-    (d.clone(), d).prop_map(|(a, b)| if a <= b { (a, b) } else { (b, a) })
+    let least = Duration::from_nanos(1);
+    (d.clone(), d).prop_map(move |(a, b)| {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        (lo.max(least), hi.max(least))
+    })
 }
 
 fn valid_factor() -> impl Strategy<Value = f64> {
@@ -1273,10 +1288,11 @@ fn expected_error(
     let mut any = false;
     for (class, spec) in all {
         any = true;
-        if let Some(problem) = spec.problem() {
+        if let Some((kind, depth, problem)) = spec.problem() {
             return Some(ConfigError::InvalidStrategy {
                 class,
-                kind: spec.kind(),
+                kind,
+                depth,
                 problem,
             });
         }
@@ -1290,14 +1306,16 @@ fn same_error(a: &ConfigError, b: &ConfigError) -> bool {
             ConfigError::InvalidStrategy {
                 class: c1,
                 kind: k1,
+                depth: d1,
                 problem: StrategyProblem::InvalidFactor(f1),
             },
             ConfigError::InvalidStrategy {
                 class: c2,
                 kind: k2,
+                depth: d2,
                 problem: StrategyProblem::InvalidFactor(f2),
             },
-        ) => c1 == c2 && k1 == k2 && (f1 == f2 || (f1.is_nan() && f2.is_nan())),
+        ) => c1 == c2 && k1 == k2 && d1 == d2 && (f1 == f2 || (f1.is_nan() && f2.is_nan())),
         _ => a == b,
     }
 }

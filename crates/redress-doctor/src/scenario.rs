@@ -1,24 +1,31 @@
 //! The scenario model: a policy plus a script of calls and attempt outcomes.
 //!
 //! The format is the one of the shared conformance suite (see
-//! `conformance/README.md` at the repository root). Parsing is strict: an
-//! unknown key, an unknown class name, an unknown strategy kind or a number
-//! out of range is an error that names the offending key by its path
+//! `conformance/README.md` at the repository root). The policy is
+//! [`redress_config`]'s [`PolicyConfig`], read by its loader in the
+//! scenario [`Dialect`] (seconds under `_s` keys, `sequence`, `null` for no
+//! unknown cap) and checked with the same rules as every policy (redress-core's
+//! validation, as the lint reports it); the calls are parsed here. Parsing
+//! is strict: an unknown key, an unknown class name, an unknown strategy
+//! kind, a number out of range or a policy the engine refuses is an error
+//! that names the offending key by its path
 //! (`policy.strategies.RATE_LIMIT.kind`, `calls[0].attempts[2].error`), so a
 //! typo never silently changes what a scenario tests.
 //!
 //! Times are seconds in the file and [`Duration`]s here, converted by
-//! rounding to the nearest nanosecond: `0.3` is exactly 300 ms, and sums of
-//! decimal times stay exact (the reference sums floats instead; scenarios
-//! should not depend on the difference).
+//! rounding to the nearest nanosecond ([`seconds_to_duration`]): `0.3` is
+//! exactly 300 ms, and sums of decimal times stay exact (the reference sums
+//! floats instead; scenarios should not depend on the difference).
 
 use core::fmt;
 use core::time::Duration;
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use redress_config::{Diagnostic, Dialect, LoadError, PolicyConfig};
 use redress_core::ErrorClass;
 use serde_json::{Map, Value};
+
+pub use redress_config::{MAX_SECONDS, seconds_to_duration};
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,92 +36,11 @@ pub struct Scenario {
     /// What the scenario checks, for readers (not part of the shared format:
     /// an extension of this suite, ignored by the reference runner).
     pub description: Option<String>,
-    /// The policy every call runs under.
-    pub policy: PolicySpec,
+    /// The policy every call runs under (the budget and breaker it
+    /// describes are shared by the calls).
+    pub policy: PolicyConfig,
     /// The calls, in order.
     pub calls: Vec<CallSpec>,
-}
-
-/// The policy of a scenario.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct PolicySpec {
-    /// Total time allowed per call (`deadline_s`, default 60 s; never zero).
-    pub deadline: Duration,
-    /// Attempts allowed per call, the first included (default 6; at least 1).
-    pub max_attempts: u32,
-    /// `UNKNOWN` failures tolerated (default 2; `None` when the file says
-    /// `null`: no cap).
-    pub max_unknown_attempts: Option<u32>,
-    /// Per-class caps on failures.
-    pub per_class_max_attempts: BTreeMap<ErrorClass, u32>,
-    /// How long one attempt may run (`attempt_timeout_s`; an extension of the
-    /// shared format: the reference has the setting, `reference.py` does not
-    /// pass it). An attempt scripted to take longer times out.
-    pub attempt_timeout: Option<Duration>,
-    /// The default strategy.
-    pub strategy: Option<StrategySpec>,
-    /// Per-class strategies (they win over the default).
-    pub strategies: BTreeMap<ErrorClass, StrategySpec>,
-    /// A retry budget shared by all calls.
-    pub budget: Option<BudgetSpec>,
-    /// A circuit breaker shared by all calls.
-    pub circuit_breaker: Option<BreakerSpec>,
-}
-
-/// A deterministic backoff strategy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StrategySpec {
-    /// `{"kind": "constant", "delay_s": D}`: the same delay every time.
-    Constant {
-        /// The delay.
-        delay: Duration,
-    },
-    /// `{"kind": "sequence", "delays_s": [..]}`: attempt `n` waits the
-    /// `n`-th delay, then the last one repeats. Never empty.
-    Sequence {
-        /// The delays.
-        delays: Vec<Duration>,
-    },
-    /// `{"kind": "retry_after_or", "fallback": {..}}`: the classification's
-    /// retry-after hint (no jitter) when present, else the fallback.
-    RetryAfterOr {
-        /// Used when there is no hint.
-        fallback: Box<StrategySpec>,
-    },
-}
-
-impl StrategySpec {
-    /// The strategy kinds a scenario may name.
-    pub const KINDS: [&'static str; 3] = ["constant", "sequence", "retry_after_or"];
-}
-
-/// A retry budget: at most `max_retries` retries per rolling `window`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BudgetSpec {
-    /// Retries allowed in one window (`max_retries`).
-    pub max_retries: u32,
-    /// The window's length (`window_s`, more than zero).
-    pub window: Duration,
-}
-
-/// A circuit breaker.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BreakerSpec {
-    /// Failures in the window that open the breaker (default 5; at least 1).
-    pub failure_threshold: u32,
-    /// The rolling window failures are counted in (default 60 s).
-    pub window: Duration,
-    /// How long the breaker stays open before a probe (default 30 s).
-    pub recovery_timeout: Duration,
-    /// The classes whose failures count (default `TRANSIENT`,
-    /// `SERVER_ERROR`).
-    pub trip_on: BTreeSet<ErrorClass>,
-    /// Classes with a threshold of their own (each at least 1).
-    pub class_thresholds: BTreeMap<ErrorClass, u32>,
 }
 
 /// One call of a scenario.
@@ -188,12 +114,15 @@ pub enum ScenarioErrorKind {
     Json(serde_json::Error),
     /// The JSON is not a valid scenario.
     Invalid {
-        /// The offending key, as a path (`policy.strategy.kind`); empty for
-        /// the document itself.
+        /// The offending key, as a path (`calls[0].at_s`); empty for the
+        /// document itself.
         key: String,
         /// What is wrong with it.
         problem: String,
     },
+    /// The policy does not load, or the engine refuses it: every problem,
+    /// each naming its key (`policy.strategy.kind`) and its rule's code.
+    Policy(Vec<Diagnostic>),
 }
 
 impl ScenarioError {
@@ -212,6 +141,7 @@ impl ScenarioError {
     pub fn key(&self) -> Option<&str> {
         match &self.kind {
             ScenarioErrorKind::Invalid { key, .. } => Some(key),
+            ScenarioErrorKind::Policy(problems) => problems.first().map(|d| d.path.as_str()),
             _ => None,
         }
     }
@@ -242,6 +172,16 @@ impl fmt::Display for ScenarioError {
             ScenarioErrorKind::Json(e) => write!(f, "not valid JSON: {e}"),
             ScenarioErrorKind::Invalid { key, problem } if key.is_empty() => f.write_str(problem),
             ScenarioErrorKind::Invalid { key, problem } => write!(f, "{key}: {problem}"),
+            ScenarioErrorKind::Policy(problems) => match problems.as_slice() {
+                [one] => one.fmt(f),
+                many => {
+                    write!(f, "{} problems in the policy:", many.len())?;
+                    for d in many {
+                        write!(f, "\n  {d}")?;
+                    }
+                    Ok(())
+                }
+            },
         }
     }
 }
@@ -251,7 +191,7 @@ impl std::error::Error for ScenarioError {
         match &self.kind {
             ScenarioErrorKind::Read(e) => Some(e),
             ScenarioErrorKind::Json(e) => Some(e),
-            ScenarioErrorKind::Invalid { .. } => None,
+            ScenarioErrorKind::Invalid { .. } | ScenarioErrorKind::Policy(_) => None,
         }
     }
 }
@@ -303,193 +243,36 @@ impl Scenario {
     /// The sections of the scenario's policy that keep state shared by all
     /// calls (`budget`, `circuit_breaker`).
     pub fn shared_state_sections(&self) -> Vec<&'static str> {
-        self.policy.shared_state_sections()
-    }
-}
-
-impl PolicySpec {
-    /// The sections present that keep state shared by all calls: `budget`
-    /// and `circuit_breaker`.
-    pub fn shared_state_sections(&self) -> Vec<&'static str> {
         let mut used = Vec::new();
-        if self.budget.is_some() {
+        if self.policy.budget.is_some() {
             used.push("budget");
         }
-        if self.circuit_breaker.is_some() {
+        if self.policy.circuit_breaker.is_some() {
             used.push("circuit_breaker");
         }
         used
     }
 }
 
-fn policy(node: &Node<'_>) -> Result<PolicySpec, ScenarioError> {
-    let p = node.object(
-        &[
-            "deadline_s",
-            "max_attempts",
-            "max_unknown_attempts",
-            "per_class_max_attempts",
-            "attempt_timeout_s",
-            "strategy",
-            "strategies",
-            "budget",
-            "circuit_breaker",
-        ],
-        "a policy",
-    )?;
-    let deadline = match p.opt("deadline_s") {
-        Some(v) => v.positive_seconds()?,
-        None => Duration::from_secs(60),
+/// The scenario's policy: read by redress-config's loader in the scenario
+/// dialect, then held to redress-core's rules (the lint's errors), every
+/// problem named by its key as the scenario writes it.
+fn policy(node: &Node<'_>) -> Result<PolicyConfig, ScenarioError> {
+    let invalid = |problems| ScenarioError {
+        file: None,
+        kind: ScenarioErrorKind::Policy(problems),
     };
-    let max_attempts = match p.opt("max_attempts") {
-        Some(v) => {
-            let n = v.count()?;
-            if n == 0 {
-                return Err(v.problem(
-                    "must be at least 1 (the first attempt counts); use 1 for no retries",
-                ));
-            }
-            n
-        }
-        None => 6,
+    let config = match PolicyConfig::from_json_value(node.value, Dialect::Scenario, &node.path) {
+        Ok(config) => config,
+        Err(LoadError::Invalid { problems, .. }) => return Err(invalid(problems)),
+        Err(other) => return Err(node.problem(other.to_string())),
     };
-    // `null` is meaningful here: no cap.
-    let max_unknown_attempts = match p.raw("max_unknown_attempts") {
-        None => Some(2),
-        Some(v) if v.value.is_null() => None,
-        Some(v) => Some(v.count()?),
-    };
-    let per_class_max_attempts = match p.opt("per_class_max_attempts") {
-        Some(v) => v.class_map(|n| n.count())?,
-        None => BTreeMap::new(),
-    };
-    let attempt_timeout = p
-        .opt("attempt_timeout_s")
-        .map(|v| v.positive_seconds())
-        .transpose()?;
-    let default_strategy = p.opt("strategy").map(|v| strategy(&v)).transpose()?;
-    let strategies = match p.opt("strategies") {
-        Some(v) => v.class_map(strategy)?,
-        None => BTreeMap::new(),
-    };
-    if default_strategy.is_none() && strategies.is_empty() {
-        return Err(node.problem(
-            "needs a default `strategy` or per-class `strategies` (or both), like the reference",
-        ));
+    let errors = config.errors_in(Dialect::Scenario, &node.path);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(invalid(errors))
     }
-    let budget = p.opt("budget").map(|v| budget(&v)).transpose()?;
-    let circuit_breaker = p.opt("circuit_breaker").map(|v| breaker(&v)).transpose()?;
-    Ok(PolicySpec {
-        deadline,
-        max_attempts,
-        max_unknown_attempts,
-        per_class_max_attempts,
-        attempt_timeout,
-        strategy: default_strategy,
-        strategies,
-        budget,
-        circuit_breaker,
-    })
-}
-
-fn strategy(node: &Node<'_>) -> Result<StrategySpec, ScenarioError> {
-    // Keys are checked once the kind is known, against that kind's keys.
-    let obj = node.object(&[], "a strategy")?;
-    let kind_node = obj.req("kind")?;
-    let kind = kind_node.str()?;
-    let allowed: &[&str] = match kind {
-        "constant" => &["kind", "delay_s"],
-        "sequence" => &["kind", "delays_s"],
-        "retry_after_or" => &["kind", "fallback"],
-        other => {
-            return Err(kind_node.problem(format!(
-                "unknown strategy kind {other:?} (expected one of: {})",
-                StrategySpec::KINDS.join(", ")
-            )));
-        }
-    };
-    obj.only(allowed, &format!("a `{kind}` strategy"))?;
-    Ok(match kind {
-        "constant" => StrategySpec::Constant {
-            delay: obj.req("delay_s")?.seconds()?,
-        },
-        "sequence" => {
-            let list = obj.req("delays_s")?;
-            let delays = list
-                .array()?
-                .iter()
-                .map(Node::seconds)
-                .collect::<Result<Vec<_>, _>>()?;
-            if delays.is_empty() {
-                return Err(list.problem("must list at least one delay"));
-            }
-            StrategySpec::Sequence { delays }
-        }
-        _ => StrategySpec::RetryAfterOr {
-            fallback: Box::new(strategy(&obj.req("fallback")?)?),
-        },
-    })
-}
-
-fn budget(node: &Node<'_>) -> Result<BudgetSpec, ScenarioError> {
-    let b = node.object(&["max_retries", "window_s"], "a budget")?;
-    Ok(BudgetSpec {
-        max_retries: b.req("max_retries")?.count()?,
-        window: b.req("window_s")?.positive_seconds()?,
-    })
-}
-
-fn breaker(node: &Node<'_>) -> Result<BreakerSpec, ScenarioError> {
-    let b = node.object(
-        &[
-            "failure_threshold",
-            "window_s",
-            "recovery_timeout_s",
-            "trip_on",
-            "class_thresholds",
-        ],
-        "a circuit breaker",
-    )?;
-    if b.map.is_empty() {
-        // The reference runner treats an empty section as no breaker at all;
-        // refuse it rather than guess.
-        return Err(node.problem(
-            "is empty (the reference ignores an empty breaker): give at least one field or remove it",
-        ));
-    }
-    let failure_threshold = match b.opt("failure_threshold") {
-        Some(v) => v.threshold()?,
-        None => 5,
-    };
-    let window = match b.opt("window_s") {
-        Some(v) => v.positive_seconds()?,
-        None => Duration::from_secs(60),
-    };
-    let recovery_timeout = match b.opt("recovery_timeout_s") {
-        Some(v) => v.positive_seconds()?,
-        None => Duration::from_secs(30),
-    };
-    let trip_on = match b.opt("trip_on") {
-        Some(v) => v
-            .array()?
-            .iter()
-            .map(Node::class)
-            .collect::<Result<_, _>>()?,
-        None => [ErrorClass::Transient, ErrorClass::ServerError]
-            .into_iter()
-            .collect(),
-    };
-    let class_thresholds = match b.opt("class_thresholds") {
-        Some(v) => v.class_map(|n| n.threshold())?,
-        None => BTreeMap::new(),
-    };
-    Ok(BreakerSpec {
-        failure_threshold,
-        window,
-        recovery_timeout,
-        trip_on,
-        class_thresholds,
-    })
 }
 
 fn call_spec(node: &Node<'_>) -> Result<CallSpec, ScenarioError> {
@@ -620,17 +403,15 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// The value under `key`, `null` included.
-    fn raw(&self, key: &str) -> Option<Node<'a>> {
-        self.map.get(key).map(|value| Node {
-            path: self.path_of(key),
-            value,
-        })
-    }
-
     /// The value under `key`; `null` counts as absent, as in the reference.
     fn opt(&self, key: &str) -> Option<Node<'a>> {
-        self.raw(key).filter(|n| !n.value.is_null())
+        self.map
+            .get(key)
+            .filter(|value| !value.is_null())
+            .map(|value| Node {
+                path: self.path_of(key),
+                value,
+            })
     }
 
     fn req(&self, key: &str) -> Result<Node<'a>, ScenarioError> {
@@ -679,22 +460,6 @@ impl<'a> Node<'a> {
         parse_class(name).map_err(|problem| self.problem(problem))
     }
 
-    /// A whole number from 0 to `u32::MAX`.
-    fn count(&self) -> Result<u32, ScenarioError> {
-        self.value
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| self.mismatch("a whole number from 0 to 4294967295"))
-    }
-
-    /// A whole number of at least 1.
-    fn threshold(&self) -> Result<u32, ScenarioError> {
-        match self.count()? {
-            0 => Err(self.problem("must be at least 1")),
-            n => Ok(n),
-        }
-    }
-
     /// Seconds, at least zero.
     fn seconds(&self) -> Result<Duration, ScenarioError> {
         let Some(secs) = self.value.as_f64() else {
@@ -705,35 +470,6 @@ impl<'a> Node<'a> {
                 "{secs} is not a valid number of seconds (expected a finite number from 0 to {MAX_SECONDS})"
             ))
         })
-    }
-
-    /// Seconds, more than zero.
-    fn positive_seconds(&self) -> Result<Duration, ScenarioError> {
-        let d = self.seconds()?;
-        if d.is_zero() {
-            return Err(self.problem("must be more than zero seconds"));
-        }
-        Ok(d)
-    }
-
-    /// An object keyed by class names.
-    fn class_map<T>(
-        &self,
-        mut each: impl FnMut(&Node<'a>) -> Result<T, ScenarioError>,
-    ) -> Result<BTreeMap<ErrorClass, T>, ScenarioError> {
-        let Value::Object(map) = self.value else {
-            return Err(self.mismatch("an object keyed by error class"));
-        };
-        map.iter()
-            .map(|(key, value)| {
-                let node = Node {
-                    path: format!("{}.{key}", self.path),
-                    value,
-                };
-                let class = parse_class(key).map_err(|problem| node.problem(problem))?;
-                Ok((class, each(&node)?))
-            })
-            .collect()
     }
 }
 
@@ -764,37 +500,9 @@ fn describe(value: &Value) -> String {
     }
 }
 
-/// The largest number of seconds a scenario may give (about 31,700 years):
-/// far beyond any test, and small enough that every sum of times stays exact.
-pub const MAX_SECONDS: f64 = 1e12;
-
-/// Converts seconds to a duration, rounding to the nearest nanosecond (so
-/// `0.3` is exactly 300 ms). `None` for negative, non-finite or larger than
-/// [`MAX_SECONDS`] values.
-///
-/// ```
-/// use core::time::Duration;
-/// use redress_doctor::scenario::seconds_to_duration;
-///
-/// assert_eq!(seconds_to_duration(0.3), Some(Duration::from_millis(300)));
-/// assert_eq!(seconds_to_duration(-1.0), None);
-/// ```
-pub fn seconds_to_duration(secs: f64) -> Option<Duration> {
-    if !(secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs)) {
-        return None;
-    }
-    let whole = secs.trunc();
-    // Exact: the fractional part of a float is representable.
-    let nanos = ((secs - whole) * 1e9).round();
-    // Both casts are in range: 0 <= whole <= 1e12 and 0 <= nanos <= 1e9.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let (whole, nanos) = (whole as u64, nanos as u64);
-    Duration::from_secs(whole).checked_add(Duration::from_nanos(nanos))
-}
-
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
     use super::*;
 
@@ -803,31 +511,6 @@ mod tests {
     }
 
     const OK_POLICY: &str = r#""policy": {"strategy": {"kind": "constant", "delay_s": 1}}"#;
-
-    #[test]
-    fn seconds_round_to_the_nearest_nanosecond() {
-        assert_eq!(seconds_to_duration(0.3), Some(Duration::from_millis(300)));
-        assert_eq!(seconds_to_duration(0.7), Some(Duration::from_millis(700)));
-        assert_eq!(
-            seconds_to_duration(2.999_999_999_9),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(seconds_to_duration(0.0), Some(Duration::ZERO));
-        assert_eq!(seconds_to_duration(-0.0), Some(Duration::ZERO));
-        assert_eq!(seconds_to_duration(-1.0), None);
-        assert_eq!(seconds_to_duration(f64::NAN), None);
-        assert_eq!(seconds_to_duration(f64::INFINITY), None);
-        assert_eq!(seconds_to_duration(1e300), None);
-        assert_eq!(
-            seconds_to_duration(MAX_SECONDS),
-            Some(Duration::from_secs(1_000_000_000_000))
-        );
-        let sum: Duration = [0.1, 0.2, 0.7]
-            .into_iter()
-            .map(|s| seconds_to_duration(s).unwrap())
-            .sum();
-        assert_eq!(sum, Duration::from_secs(1));
-    }
 
     #[test]
     fn defaults_follow_the_reference() {
@@ -866,7 +549,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             s.policy.budget,
-            Some(BudgetSpec {
+            Some(redress_config::BudgetConfig::Rolling {
                 max_retries: 3,
                 window: Duration::from_secs(60)
             })
@@ -896,10 +579,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_value() {
+        // The policy's problems are redress-config's loader's and
+        // redress-core's rules', named by the scenario's keys.
         let e = err(r#"{"policy": {"strategy": {"kind": "linear"}}, "calls": []}"#);
         assert_eq!(
             e,
-            r#"policy.strategy.kind: unknown strategy kind "linear" (expected one of: constant, sequence, retry_after_or)"#
+            "policy.strategy.kind: error[E105]: unknown strategy kind `linear` \
+             (help: the kinds are: constant, sequence, retry_after_or)"
         );
         let e = err(&format!(
             r#"{{{OK_POLICY}, "calls": [{{"attempts": [{{"ok": true}}, {{"error": "SERVR_ERROR"}}]}}]}}"#
@@ -912,7 +598,7 @@ mod tests {
             r#"{"policy": {"strategies": {"RATE_LIMITS": {"kind": "constant", "delay_s": 1}}}, "calls": []}"#,
         );
         assert!(
-            e.starts_with(r#"policy.strategies.RATE_LIMITS: unknown error class"#),
+            e.starts_with(r#"policy.strategies.RATE_LIMITS: error[E104]: unknown error class"#),
             "{e}"
         );
         let e = err(&format!(r#"{{{OK_POLICY}, "calls": [], "cals": []}}"#));
@@ -920,13 +606,17 @@ mod tests {
         let e =
             err(r#"{"policy": {"strategy": {"kind": "constant", "delay_s": -1}}, "calls": []}"#);
         assert!(
-            e.starts_with("policy.strategy.delay_s: -1 is not a valid number of seconds"),
+            e.starts_with(
+                "policy.strategy.delay_s: error[E103]: `delay_s` is not a valid number of seconds: -1"
+            ),
             "{e}"
         );
         let e =
             err(r#"{"policy": {"strategy": {"kind": "constant", "delays_s": [1]}}, "calls": []}"#);
         assert!(
-            e.starts_with("policy.strategy.delays_s: unknown key in a `constant` strategy"),
+            e.contains(
+                "policy.strategy.delays_s: error[E101]: `delays_s` does not apply to a `constant` strategy"
+            ),
             "{e}"
         );
         let e = err(
@@ -934,19 +624,37 @@ mod tests {
         );
         assert_eq!(
             e,
-            "policy.max_attempts: expected a whole number from 0 to 4294967295, got a number (2.5)"
+            "policy.max_attempts: error[E102]: `max_attempts` must be a whole number, not the number 2.5"
         );
         let e = err(
             r#"{"policy": {"max_attempts": 0, "strategy": {"kind": "constant", "delay_s": 1}}, "calls": []}"#,
         );
         assert!(
-            e.starts_with("policy.max_attempts: must be at least 1"),
+            e.starts_with("policy.max_attempts: error[E001]: max_attempts is 0"),
             "{e}"
         );
         let e = err(r#"{"policy": {"deadline_s": 0}, "calls": []}"#);
-        assert_eq!(e, "policy.deadline_s: must be more than zero seconds");
+        assert!(
+            e.starts_with(
+                "2 problems in the policy:\n  policy.deadline_s: error[E002]: the deadline is zero"
+            ),
+            "{e}"
+        );
         let e = err(r#"{"policy": {}, "calls": []}"#);
-        assert!(e.starts_with("policy: needs a default `strategy`"), "{e}");
+        assert!(
+            e.starts_with("policy.strategy: error[E004]: no backoff strategy"),
+            "{e}"
+        );
+        // Nesting `retry_after_or` twice is refused, as the engine refuses it.
+        let e = err(
+            r#"{"policy": {"strategy": {"kind": "retry_after_or", "fallback":
+                {"kind": "retry_after_or", "fallback": {"kind": "constant", "delay_s": 1}}}},
+                "calls": []}"#,
+        );
+        assert!(
+            e.starts_with("policy.strategy.fallback.kind: error[E108]"),
+            "{e}"
+        );
         let e = err(&format!(r#"{{{OK_POLICY}}}"#));
         assert_eq!(e, "calls: missing (required)");
         let e = err(&format!(
@@ -971,16 +679,58 @@ mod tests {
         assert_eq!(e, "expected a scenario (a JSON object), got a list ([1,2])");
         let e =
             err(r#"{"policy": {"strategy": {"kind": "sequence", "delays_s": []}}, "calls": []}"#);
-        assert_eq!(e, "policy.strategy.delays_s: must list at least one delay");
+        assert!(
+            e.starts_with("policy.strategy.delays_s: error[E008]: the schedule lists no delays"),
+            "{e}"
+        );
         let e = err(
             r#"{"policy": {"strategy": {"kind": "constant", "delay_s": 1}, "circuit_breaker": {}}, "calls": []}"#,
         );
-        assert!(e.starts_with("policy.circuit_breaker: is empty"), "{e}");
+        assert!(
+            e.starts_with("policy.circuit_breaker: error[E107]: an empty `circuit_breaker`"),
+            "{e}"
+        );
         let e = err(
             r#"{"policy": {"strategy": {"kind": "constant", "delay_s": 1}, "budget": {"max_retries": 1}}, "calls": []}"#,
         );
-        assert_eq!(e, "policy.budget.window_s: missing (required)");
+        assert!(
+            e.starts_with("policy.budget.window_s: error[E107]: a budget needs `window_s`"),
+            "{e}"
+        );
+        let e = err(r#"{"policy": [1], "calls": []}"#);
+        assert!(e.starts_with("policy: error[E102]"), "{e}");
         assert!(err("{").starts_with("not valid JSON: "));
+    }
+
+    #[test]
+    fn a_budget_of_zero_is_legal_as_in_the_reference() {
+        let s = Scenario::from_json(
+            r#"{"policy": {"strategy": {"kind": "constant", "delay_s": 0.1},
+                "budget": {"max_retries": 0, "window_s": 60}}, "calls": []}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.policy.budget,
+            Some(redress_config::BudgetConfig::Rolling {
+                max_retries: 0,
+                window: Duration::from_secs(60)
+            })
+        );
+    }
+
+    #[test]
+    fn policy_errors_keep_every_problem_and_name_the_first_key() {
+        let e = Scenario::from_json(
+            r#"{"policy": {"max_attempts": 0, "strategy": {"kind": "sequence", "delays_s": []}},
+                "calls": []}"#,
+        )
+        .unwrap_err();
+        let ScenarioErrorKind::Policy(problems) = e.kind() else {
+            panic!("{e:?}")
+        };
+        let codes: Vec<&str> = problems.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["E001", "E008"]);
+        assert_eq!(e.key(), Some("policy.max_attempts"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Playing a scenario through the real engine under virtual time.
 //!
 //! [`simulate`] builds a [`redress_core::Policy`] from the scenario's policy
-//! and drives one [`redress_core::Execution`] per call, exactly as the
-//! runners do, except that time is a [`ManualClock`] that only moves when the
-//! script says so:
+//! (a [`PolicyConfig`], built like any config, with the scripted
+//! classifiers: [`build_policy`]) and drives one [`redress_core::Execution`]
+//! per call, exactly as the runners do, except that time is a
+//! [`ManualClock`] that only moves when the script says so:
 //!
 //! - virtual time starts at 0; a call starts at its `at_s`, or when the
 //!   previous call ended if that is later;
@@ -26,18 +27,14 @@
 use core::cell::RefCell;
 use core::fmt;
 use core::time::Duration;
-use std::sync::Arc;
 
 use redress_config::{BuildError, PolicyConfig};
-use redress_core::backoff::{Backoff, constant, retry_after_or, schedule};
-use redress_core::breaker::CircuitBreaker;
-use redress_core::budget::RollingBudget;
 use redress_core::{
     Action, Bound, Classification, ConfigError, ErrorClass, FastRng, Hooks, ManualClock, Outcome,
-    Policy, PolicyBuilder,
+    Policy,
 };
 
-use crate::scenario::{CallSpec, PolicySpec, Scenario, ScriptedOutcome, StrategySpec};
+use crate::scenario::{CallSpec, Scenario, ScriptedOutcome};
 use crate::trace::{EventLine, OutcomeLine, Trace, TraceLine};
 
 /// Why a scenario could not be simulated.
@@ -109,13 +106,7 @@ pub fn simulate_config(
     calls: &[CallSpec],
     seed: u64,
 ) -> Result<Trace, SimulateError> {
-    let policy = config
-        .builder()
-        .map_err(SimulateError::Build)?
-        .classifier(classify_error as ErrorClassifierFn)
-        .result_classifier(classify_value as ResultClassifierFn)
-        .build()
-        .map_err(SimulateError::Config)?;
+    let policy = build_policy(config)?;
     Ok(play(&policy, calls, &mut Engine::new(seed), ()))
 }
 
@@ -159,7 +150,6 @@ pub type ErrorClassifierFn = fn(&ScriptedError) -> Classification;
 pub type ResultClassifierFn = fn(&ScriptedValue) -> Option<Classification>;
 /// A policy built from a scenario.
 pub type ScenarioPolicy = Policy<ErrorClassifierFn, ResultClassifierFn>;
-type ScenarioPolicyBuilder = PolicyBuilder<ErrorClassifierFn, ResultClassifierFn>;
 
 fn classify_error(error: &ScriptedError) -> Classification {
     error.0.classification()
@@ -181,74 +171,23 @@ fn scripted_result(outcome: ScriptedOutcome) -> Result<ScriptedValue, ScriptedEr
     }
 }
 
-fn backoff(spec: &StrategySpec) -> Backoff {
-    match spec {
-        StrategySpec::Constant { delay } => constant(*delay).into(),
-        StrategySpec::Sequence { delays } => schedule(delays.clone()).into(),
-        StrategySpec::RetryAfterOr { fallback } => retry_after_or(backoff(fallback))
-            .jitter(Duration::ZERO)
-            .into(),
-    }
-}
-
-/// Builds the policy a scenario describes (with its budget and breaker,
-/// shared by every call played through it).
-pub fn build_policy(spec: &PolicySpec) -> Result<ScenarioPolicy, SimulateError> {
-    let mut builder = Policy::builder()
+/// Builds the policy of a scenario or a config, with the scripted
+/// classifiers: [`PolicyConfig::builder`] (so the one set of rules refuses
+/// what cannot run) plus the classifiers. Its budget and circuit breaker
+/// live in the policy, so every call played through it shares them, and
+/// the engine reads them with the same virtual `now` as everything else.
+/// A call the breaker rejects ends at once, and [`play`] reports it with
+/// the engine's stop reason (`CIRCUIT_OPEN`) and no operation call.
+pub fn build_policy(config: &PolicyConfig) -> Result<ScenarioPolicy, SimulateError> {
+    config
+        .builder()
+        .map_err(SimulateError::Build)?
         .classifier(classify_error as ErrorClassifierFn)
         .result_classifier(classify_value as ResultClassifierFn)
-        .deadline(spec.deadline)
-        .max_attempts(spec.max_attempts);
-    builder = match spec.max_unknown_attempts {
-        Some(cap) => builder.max_unknown_attempts(cap),
-        None => builder.unlimited_unknown_attempts(),
-    };
-    for (class, cap) in &spec.per_class_max_attempts {
-        builder = builder.class_max_attempts(*class, *cap);
-    }
-    if let Some(timeout) = spec.attempt_timeout {
-        builder = builder.attempt_timeout(timeout);
-    }
-    if let Some(strategy) = &spec.strategy {
-        builder = builder.strategy(backoff(strategy));
-    }
-    for (class, strategy) in &spec.strategies {
-        builder = builder.class_strategy(*class, backoff(strategy));
-    }
-    with_shared_state(builder, spec)?
         .build()
         .map_err(SimulateError::Config)
 }
 
-/// Adds the scenario's budget and circuit breaker to the policy. Both live
-/// in the policy, so every call of the scenario shares them, and the engine
-/// reads them with the same virtual `now` as everything else. A call the
-/// breaker rejects ends at once, and [`play`] reports it with the
-/// engine's stop reason (`CIRCUIT_OPEN`) and no operation call.
-fn with_shared_state(
-    mut builder: ScenarioPolicyBuilder,
-    spec: &PolicySpec,
-) -> Result<ScenarioPolicyBuilder, SimulateError> {
-    if let Some(budget) = &spec.budget {
-        let budget =
-            RollingBudget::new(budget.max_retries, budget.window).map_err(SimulateError::Config)?;
-        builder = builder.budget(Arc::new(budget));
-    }
-    if let Some(breaker) = &spec.circuit_breaker {
-        let mut b = CircuitBreaker::builder()
-            .failure_threshold(breaker.failure_threshold)
-            .window(breaker.window)
-            .recovery_timeout(breaker.recovery_timeout)
-            .trip_on(breaker.trip_on.iter().copied());
-        for (class, threshold) in &breaker.class_thresholds {
-            b = b.class_threshold(*class, *threshold);
-        }
-        builder = builder.circuit_breaker(Arc::new(b.build().map_err(SimulateError::Config)?));
-    }
-    Ok(builder)
-}
-
-/// Runs one call from the clock's current time; its events go to `lines`.
 /// One call of a scenario, as a runner plays it: each invocation of the
 /// operation takes the next script entry (the last one repeats).
 #[derive(Debug)]

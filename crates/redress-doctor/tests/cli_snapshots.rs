@@ -24,6 +24,8 @@ const CASES: &[(&str, &[&str])] = &[
         &["doctor", "tests/fixtures/cannot_retry.toml"],
     ),
     ("doctor_sane", &["doctor", "tests/fixtures/sane.toml"]),
+    // What the engine refuses to build, the doctor refuses too.
+    ("doctor_refused", &["doctor", "tests/fixtures/refused.toml"]),
     // Options.
     (
         "doctor_show",
@@ -222,12 +224,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     (
         "simulate_invalid_config",
-        &[
-            "simulate",
-            "tests/fixtures/cannot_retry.toml",
-            "--fail",
-            "ok",
-        ],
+        &["simulate", "tests/fixtures/refused.toml", "--fail", "ok"],
     ),
     (
         "simulate_pick_a_policy",
@@ -352,10 +349,12 @@ fn exit_statuses_follow_the_contract() {
         code(&["doctor", "--deny-warnings", "tests/fixtures/warnings.toml"]),
         Some(1)
     );
+    // A budget of zero is legal (warnings); a zero base is not.
     assert_eq!(
         code(&["doctor", "tests/fixtures/cannot_retry.toml"]),
-        Some(1)
+        Some(0)
     );
+    assert_eq!(code(&["doctor", "tests/fixtures/refused.toml"]), Some(1));
     assert_eq!(code(&["doctor", "tests/fixtures/typo.toml"]), Some(1));
     assert_eq!(code(&["doctor", "tests/fixtures/syntax.toml"]), Some(2));
     assert_eq!(code(&["doctor", "tests/fixtures/sane.toml:nope"]), Some(2));

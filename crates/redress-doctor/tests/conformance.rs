@@ -324,8 +324,11 @@ fn an_unknown_strategy_kind_is_rejected_with_its_key() {
         r#"{"policy": {"strategies": {"RATE_LIMIT": {"kind": "exponential", "base_s": 1}}},
             "calls": [{"attempts": [{"ok": true}]}]}"#,
     ));
+    // A kind the engine has, but not one the reference runner plays.
     assert!(
-        msg.contains(r#"policy.strategies.RATE_LIMIT.kind: unknown strategy kind "exponential""#),
+        msg.contains(
+            "policy.strategies.RATE_LIMIT.kind: error[E105]: strategy kind `exponential` is not available in a scenario"
+        ),
         "{msg}"
     );
     assert!(msg.contains("constant, sequence, retry_after_or"), "{msg}");
@@ -338,7 +341,11 @@ fn unknown_keys_and_bad_numbers_are_rejected() {
         r#"{"policy": {"strategy": {"kind": "constant", "delay_s": 1}, "max_atempts": 3},
             "calls": []}"#,
     ));
-    assert!(msg.contains("policy.max_atempts: unknown key"), "{msg}");
+    assert!(
+        msg.contains("policy.max_atempts: error[E101]: unknown key `max_atempts`"),
+        "{msg}"
+    );
+    assert!(msg.contains("did you mean `max_attempts`?"), "{msg}");
     let msg = rejected(&write_scenario(
         "bad_number.json",
         r#"{"policy": {"strategy": {"kind": "constant", "delay_s": 1}},
@@ -346,6 +353,19 @@ fn unknown_keys_and_bad_numbers_are_rejected() {
     ));
     assert!(
         msg.contains("calls[0].at_s: -2 is not a valid number of seconds"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_policy_the_engine_refuses_is_rejected_with_its_key() {
+    let msg = rejected(&write_scenario(
+        "refused.json",
+        r#"{"policy": {"deadline_s": 0, "strategy": {"kind": "constant", "delay_s": 1}},
+            "calls": [{"attempts": [{"ok": true}]}]}"#,
+    ));
+    assert!(
+        msg.contains("policy.deadline_s: error[E002]: the deadline is zero"),
         "{msg}"
     );
 }

@@ -29,35 +29,55 @@ fn policy_builder() -> redress::PolicyBuilder<redress_reqwest::ReqwestClassifier
         .max_attempts(5)
 }
 
-/// An event's kind, class and `err` tag.
-type SeenEvent = (EventKind, Option<ErrorClass>, Option<&'static str>);
+/// An event's kind, class, `err` tag and delay.
+type SeenEvent = (
+    EventKind,
+    Option<ErrorClass>,
+    Option<&'static str>,
+    Duration,
+);
 
-/// What a test saw: the delays the engine asked for, and the events.
+/// What a test saw: the events, with the delays the engine decided.
 #[derive(Clone, Default)]
 struct Seen {
-    delays: Arc<Mutex<Vec<Duration>>>,
     events: Arc<Mutex<Vec<SeenEvent>>>,
 }
 
 impl Seen {
-    /// A sleeper that records the delay and sleeps a millisecond instead:
-    /// real sockets rule out paused time, and the tests check the delay
-    /// asked for, not the time spent.
+    /// A sleeper that sleeps a millisecond for a backoff (at most
+    /// `FALLBACK`): real sockets rule out paused time, and the tests check
+    /// the delay decided, not the time spent. Longer sleeps are the
+    /// attempts' time limits (the time left before the deadline), which it
+    /// sleeps for real: they never fire in these tests.
     fn sleeper(&self) -> impl Fn(Duration) -> tokio::time::Sleep + use<> {
-        let delays = Arc::clone(&self.delays);
-        move |d| {
-            delays.lock().unwrap().push(d);
-            tokio::time::sleep(Duration::from_millis(1))
+        |d| {
+            tokio::time::sleep(if d <= FALLBACK {
+                Duration::from_millis(1)
+            } else {
+                d
+            })
         }
     }
 
     fn on_event(&self) -> impl Fn(&Event<'_>) + use<> {
         let events = Arc::clone(&self.events);
-        move |e| events.lock().unwrap().push((e.kind, e.class, e.error_type))
+        move |e| {
+            events
+                .lock()
+                .unwrap()
+                .push((e.kind, e.class, e.error_type, e.delay));
+        }
     }
 
+    /// The delays of the retries, as the engine decided them.
     fn delays(&self) -> Vec<Duration> {
-        self.delays.lock().unwrap().clone()
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(kind, ..)| *kind == EventKind::Retry)
+            .map(|e| e.3)
+            .collect()
     }
 
     /// The `(class, err tag)` of every retry event.
@@ -67,7 +87,7 @@ impl Seen {
             .unwrap()
             .iter()
             .filter(|(kind, ..)| *kind == EventKind::Retry)
-            .map(|(_, class, tag)| (*class, *tag))
+            .map(|(_, class, tag, _)| (*class, *tag))
             .collect()
     }
 
@@ -161,6 +181,7 @@ async fn retry_after_as_an_http_date_sets_the_delay() {
     let response = policy
         .bind()
         .sleeper(seen.sleeper())
+        .on_event(seen.on_event())
         .call_async(|| client.get(server.url()).send())
         .await
         .unwrap();
@@ -217,6 +238,7 @@ async fn status_errors_keep_the_hint_with_error_for_status_with_hint() {
     policy
         .bind()
         .sleeper(seen.sleeper())
+        .on_event(seen.on_event())
         .call_async(|| async {
             let response = client.get(server.url()).send().await?;
             response.error_for_status()?.text().await
