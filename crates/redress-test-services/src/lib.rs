@@ -65,6 +65,9 @@
 //! [`pg_query`] and [`redis_command`] speak just enough of each protocol
 //! (trust authentication, simple queries; RESP) to set servers up and
 //! check them; the integrations under test bring their real clients.
+//!
+//! `docs/contributing.md` describes the commands and the variables for
+//! people working on redress.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -182,6 +185,11 @@ pub(crate) fn note(message: &str) {
     // Nothing useful to do if standard error is gone.
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
+
+/// The snippets of `docs/contributing.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/contributing.md")]
+pub struct ContributingDoctests;
 
 #[cfg(test)]
 mod tests {
