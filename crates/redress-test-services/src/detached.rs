@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::install::Service;
-use crate::process::{pid_runs, stop_pid};
+use crate::process::{HOST, pid_runs, stop_pid};
 
 /// A server started by [`Postgres::start_detached`](crate::Postgres::start_detached)
 /// or [`Redis::start_detached`](crate::Redis::start_detached): it runs in a
@@ -30,19 +30,26 @@ pub struct Detached {
 }
 
 impl Detached {
-    /// The program whose command line the process must show; a recorded
-    /// pid now used by another program is not this server.
-    fn program(&self) -> &'static str {
+    /// What the process's command line must show to be this server: the
+    /// program and its private directory (PostgreSQL's `-D`) or address
+    /// (Redis's process title). A recorded pid now used by another process,
+    /// another PostgreSQL included, is not this server.
+    fn marks(&self) -> Vec<String> {
         match self.service {
-            Service::Postgres => "postgres",
-            Service::Redis => "redis-server",
+            Service::Postgres => vec![
+                "postgres".to_owned(),
+                self.dir.to_string_lossy().into_owned(),
+            ],
+            Service::Redis => vec!["redis-server".to_owned(), format!("{HOST}:{}", self.port)],
         }
     }
 
     /// Whether the server still runs.
     #[must_use]
     pub fn is_running(&self) -> bool {
-        pid_runs(self.pid, self.program())
+        let marks = self.marks();
+        let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
+        pid_runs(self.pid, &marks)
     }
 
     /// Stops the server (cleanly, then with SIGKILL if it takes too long)
@@ -53,7 +60,9 @@ impl Detached {
             Service::Postgres => "INT",
             Service::Redis => "TERM",
         };
-        stop_pid(self.service, self.pid, self.program(), signal)?;
+        let marks = self.marks();
+        let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
+        stop_pid(self.service, self.pid, &marks, signal)?;
         match fs::remove_dir_all(&self.dir) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                 Err(Error::io(format!("removing {}", self.dir.display()), error))

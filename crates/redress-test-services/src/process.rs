@@ -429,28 +429,33 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     !matches!(state, None | Some('Z' | 'X' | 'x'))
 }
 
-/// Whether `pid` is alive and its command line contains `program`: a
-/// recorded pid that now belongs to another program is left alone.
-pub(crate) fn pid_runs(pid: u32, program: &str) -> bool {
+/// Whether `pid` is alive and its command line contains every one of
+/// `marks`: a recorded pid that now belongs to another process is left
+/// alone.
+pub(crate) fn pid_runs(pid: u32, marks: &[&str]) -> bool {
     if !pid_alive(pid) {
         return false;
     }
     fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-        cmdline
-            .windows(program.len())
-            .any(|window| window == program.as_bytes())
+        marks.iter().all(|mark| {
+            !mark.is_empty()
+                && cmdline
+                    .windows(mark.len())
+                    .any(|window| window == mark.as_bytes())
+        })
     })
 }
 
 /// Stops a server this process did not spawn: `signal`, then SIGKILL if
-/// it takes too long. Does nothing if `pid` no longer runs `program`.
+/// it takes too long. Does nothing if `pid` is gone or its command line
+/// lacks one of `marks`.
 pub(crate) fn stop_pid(
     service: Service,
     pid: u32,
-    program: &str,
+    marks: &[&str],
     signal: &str,
 ) -> Result<(), Error> {
-    if !pid_runs(pid, program) {
+    if !pid_runs(pid, marks) {
         return Ok(());
     }
     send_signal(pid, signal)?;
@@ -554,20 +559,22 @@ mod tests {
         // spawn returns while the kernel may still be setting up the new
         // program's command line.
         let began = Instant::now();
-        while !pid_runs(pid, "sleep") && began.elapsed() < Duration::from_secs(30) {
+        while !pid_runs(pid, &["sleep"]) && began.elapsed() < Duration::from_secs(30) {
             thread::sleep(POLL);
         }
-        assert!(pid_runs(pid, "sleep"));
-        assert!(!pid_runs(pid, "redis-server"));
-        // Not the program named: left alone.
-        stop_pid(Service::Redis, pid, "redis-server", "TERM").unwrap();
+        assert!(pid_runs(pid, &["sleep", "60"]));
+        assert!(!pid_runs(pid, &["sleep", "61"]));
+        assert!(!pid_runs(pid, &["redis-server"]));
+        assert!(!pid_runs(pid, &[""]));
+        // Not the process named: left alone.
+        stop_pid(Service::Redis, pid, &["sleep", "61"], "TERM").unwrap();
         assert!(child.try_wait().unwrap().is_none());
 
         send_signal(pid, "TERM").unwrap();
         child.wait().unwrap();
         assert!(!pid_alive(pid));
         // Stopping what is gone is not an error.
-        stop_pid(Service::Redis, pid, "sleep", "TERM").unwrap();
+        stop_pid(Service::Redis, pid, &["sleep"], "TERM").unwrap();
     }
 
     #[test]

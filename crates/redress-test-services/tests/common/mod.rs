@@ -1,7 +1,12 @@
 //! Helpers shared by the server tests.
 
 // Each test binary uses only some of these.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 use std::fs;
 use std::process::Command;
@@ -22,4 +27,12 @@ pub(crate) fn user_exists(name: &str) -> bool {
         .args(["-u", name])
         .output()
         .is_ok_and(|out| out.status.success())
+}
+
+/// The session a process belongs to, from `/proc`.
+pub(crate) fn session_of(pid: u32) -> u32 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // "pid (comm) state ppid pgrp session ..."
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    after.split_whitespace().nth(3).unwrap().parse().unwrap()
 }
