@@ -2,11 +2,14 @@
 //!
 //! `cargo xtask` (no argument) runs every check CI runs, in CI's order.
 //! Each subcommand runs one of them. `cargo xtask bench` runs the
-//! benchmarks against the peers and writes `docs/benchmarks.md`.
+//! benchmarks against the peers and writes `docs/benchmarks.md`;
+//! `cargo xtask services` starts and stops the PostgreSQL and Redis the
+//! tests run against.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod services;
 
 use std::env;
 use std::path::PathBuf;
@@ -22,7 +25,9 @@ tasks:
   no-std    build redress-core without default features
   embedded  build redress-core for a Cortex-M3 (no std, no 64-bit atomics),
             warnings denied; installs the target with rustup
-  test      the whole test suite (the README's test command)
+  test      the whole test suite against real PostgreSQL and Redis (the
+            README's test command): services up, cargo test --workspace
+            --all-features [ARGS...], services down
   docs      build the documentation, rustdoc warnings denied
   benches   compile the benchmarks (cargo bench --no-run), so they never rot
   loom      model-check the lock-free breaker and budget with loom
@@ -30,6 +35,9 @@ tasks:
 other tasks:
   bench     run the benchmarks against the peers and write docs/benchmarks.md
             (a few minutes; `bench --report-only` rewrites it from the last run)
+  services up|down|env
+            start PostgreSQL and Redis for the tests (installing them, as
+            root), stop them, or print their `export REDRESS_*_URL=` lines
 ";
 
 fn main() -> ExitCode {
@@ -42,7 +50,14 @@ fn main() -> ExitCode {
         "clippy" => &["clippy"],
         "no-std" => &["no-std"],
         "embedded" => &["embedded"],
-        "test" => &["test"],
+        "test" => {
+            let extra: Vec<String> = env::args().skip(2).collect();
+            return ExitCode::from(services::test(&workspace_root(), args("test"), &extra));
+        }
+        "services" => {
+            let rest: Vec<String> = env::args().skip(2).collect();
+            return services::command(&workspace_root(), &rest);
+        }
         "loom" => &["loom"],
         "benches" => &["benches"],
         "docs" => &["docs"],
@@ -104,12 +119,15 @@ fn args(step: &str) -> &'static [&'static str] {
         "loom" => &["test", "-p", "redress-core", "--test", "loom", "--release"],
         "benches" => &["bench", "-p", "redress-benches", "--no-run"],
         "docs" => &["doc", "--workspace", "--no-deps", "--all-features"],
-        // Keep in sync with the README's test command and `.ci/run`.
+        // What `cargo xtask test` runs against the services.
         _ => &["test", "--workspace", "--all-features"],
     }
 }
 
 fn run(step: &str) -> bool {
+    if step == "test" {
+        return services::test(&workspace_root(), args(step), &[]) == 0;
+    }
     if step == "embedded" && !install_embedded_target() {
         eprintln!("xtask: could not install {EMBEDDED_TARGET} with rustup; embedded build skipped");
         return true;
