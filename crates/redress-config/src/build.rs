@@ -105,6 +105,9 @@ impl PolicyConfig {
         if let Some(timeout) = self.attempt_timeout {
             b = b.attempt_timeout(timeout);
         }
+        if self.stop_when_retry_after_exceeds_deadline {
+            b = b.stop_when_retry_after_exceeds_deadline();
+        }
         for (class, cap) in &self.per_class_max_attempts {
             b = b.class_max_attempts(*class, *cap);
         }

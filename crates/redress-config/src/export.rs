@@ -124,6 +124,7 @@ impl PolicyConfig {
             max_attempts: retry.max_attempts(),
             max_unknown_attempts: retry.max_unknown_attempts(),
             attempt_timeout: retry.attempt_timeout(),
+            stop_when_retry_after_exceeds_deadline: retry.stops_when_retry_after_exceeds_deadline(),
             ..PolicyConfig::default()
         };
         for class in ErrorClass::ALL {
@@ -265,6 +266,9 @@ fn write_policy(out: &mut String, c: &PolicyConfig, prefix: &str) {
     if let Some(timeout) = c.attempt_timeout {
         let _ = writeln!(out, "attempt_timeout = {}", duration(timeout));
     }
+    if c.stop_when_retry_after_exceeds_deadline {
+        out.push_str("stop_when_retry_after_exceeds_deadline = true\n");
+    }
     if let Some(s) = &c.strategy {
         let _ = writeln!(out, "strategy = {}", inline_strategy(s));
     }
@@ -354,6 +358,11 @@ impl serde::Serialize for PolicyConfig {
                 "attempt_timeout" => {
                     if let Some(t) = self.attempt_timeout {
                         map.serialize_entry(key, &AsDuration(t))?;
+                    }
+                }
+                "stop_when_retry_after_exceeds_deadline" => {
+                    if self.stop_when_retry_after_exceeds_deadline {
+                        map.serialize_entry(key, &true)?;
                     }
                 }
                 "per_class_max_attempts" => {

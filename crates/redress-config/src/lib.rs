@@ -14,6 +14,7 @@
 //! max_attempts = 5
 //! max_unknown_attempts = 2       # a whole number, or "unlimited"
 //! attempt_timeout = "2s"         # optional
+//! stop_when_retry_after_exceeds_deadline = true  # optional: a Retry-After past the deadline stops at once
 //! strategy = { kind = "decorrelated_jitter", base = "250ms", max = "5s" }
 //! per_class_max_attempts = { RATE_LIMIT = 3 }
 //!
@@ -65,6 +66,7 @@
 //!     [policies.payments]
 //!     deadline = "10s"
 //!     max_attempts = 5
+//!     stop_when_retry_after_exceeds_deadline = true
 //!     strategy = { kind = "decorrelated_jitter", base = "250ms", max = "5s" }
 //!     strategies.RATE_LIMIT = { kind = "retry_after_or", fallback = { kind = "decorrelated_jitter", max = "8s" } }
 //! "#)?;

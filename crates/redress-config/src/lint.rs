@@ -428,6 +428,10 @@ pub const RULES: &[Rule] = &[
         "W020",
         "a budget that refuses every retry (max_retries = 0, or a ratio budget that earns none)",
     ),
+    warning(
+        "W021",
+        "a strategy honours Retry-After, but a hint longer than the time left still makes the call sleep to its deadline",
+    ),
 ];
 
 /// Above this, `max_attempts` is flagged.
@@ -458,6 +462,7 @@ struct View {
     max_attempts: u32,
     max_unknown: Option<u32>,
     attempt_timeout: Option<Duration>,
+    stop_on_long_hint: bool,
     caps: BTreeMap<ErrorClass, u32>,
     default: Option<Strat>,
     strategies: BTreeMap<ErrorClass, Strat>,
@@ -472,6 +477,7 @@ impl View {
             max_attempts: c.max_attempts,
             max_unknown: c.max_unknown_attempts,
             attempt_timeout: c.attempt_timeout,
+            stop_on_long_hint: c.stop_when_retry_after_exceeds_deadline,
             caps: c.per_class_max_attempts.clone(),
             default: c.strategy.clone().map(Strat::Known),
             strategies: c
@@ -498,6 +504,7 @@ impl View {
             max_attempts: retry.max_attempts(),
             max_unknown: retry.max_unknown_attempts(),
             attempt_timeout: retry.attempt_timeout(),
+            stop_on_long_hint: retry.stops_when_retry_after_exceeds_deadline(),
             caps: ErrorClass::ALL
                 .into_iter()
                 .filter_map(|c| Some((c, retry.class_max_attempts(c)?)))
@@ -787,21 +794,27 @@ impl View {
                 );
             }
         }
+        if !self.stop_on_long_hint {
+            if let Some((path, _)) = self
+                .used_strategies()
+                .into_iter()
+                .find(|(_, s)| honors_hints(s))
+            {
+                out.push(
+                    Diagnostic::warning(
+                        "W021",
+                        path,
+                        "this strategy honours Retry-After, but a hint longer than the time left makes the call sleep to its deadline and send one last request the server will most likely refuse",
+                    )
+                    .with_help("set stop_when_retry_after_exceeds_deadline = true to stop at once (RETRY_AFTER_BEYOND_DEADLINE), with the hint as the outcome's next_delay"),
+                );
+            }
+        }
         if self.retried(ErrorClass::RateLimit) {
             let own = self.strategies.contains_key(&ErrorClass::RateLimit);
-            let honors = match self.strategy_for(ErrorClass::RateLimit) {
-                Some(Strat::Known(s)) => {
-                    let mut honors = false;
-                    walk(s, "", &mut |s, _| {
-                        honors |= matches!(s, StrategyConfig::RetryAfterOr { .. });
-                    });
-                    honors
-                }
-                Some(Strat::Opaque {
-                    honors_retry_after, ..
-                }) => *honors_retry_after,
-                None => true,
-            };
+            let honors = self
+                .strategy_for(ErrorClass::RateLimit)
+                .is_none_or(honors_hints);
             if !honors {
                 let path = if own {
                     "strategies.RATE_LIMIT"
@@ -897,6 +910,23 @@ impl View {
                 });
             }
         }
+    }
+}
+
+/// Whether a strategy honours retry-after hints (a `retry_after_or` at any
+/// depth, or a custom strategy that says it does).
+fn honors_hints(strategy: &Strat) -> bool {
+    match strategy {
+        Strat::Known(s) => {
+            let mut honors = false;
+            walk(s, "", &mut |s, _| {
+                honors |= matches!(s, StrategyConfig::RetryAfterOr { .. });
+            });
+            honors
+        }
+        Strat::Opaque {
+            honors_retry_after, ..
+        } => *honors_retry_after,
     }
 }
 

@@ -45,11 +45,12 @@ pub(crate) mod codes {
 }
 
 /// The keys of a policy.
-pub(crate) const POLICY_KEYS: [&str; 9] = [
+pub(crate) const POLICY_KEYS: [&str; 10] = [
     "deadline",
     "max_attempts",
     "max_unknown_attempts",
     "attempt_timeout",
+    "stop_when_retry_after_exceeds_deadline",
     "per_class_max_attempts",
     "strategy",
     "strategies",
@@ -790,6 +791,27 @@ impl<'t> Walker<'t> {
         self.duration(node, &join_path(path, &self.key(key)))
     }
 
+    /// `true` or `false`.
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        self.record(path, node);
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if matches!(s.trim(), "true" | "false") => {
+                let help = Some(format!(
+                    "write it without quotes: {} = {}",
+                    last_segment(path),
+                    s.trim()
+                ));
+                self.wrong_type(node, path, "true or false", help);
+                None
+            }
+            _ => {
+                self.wrong_type(node, path, "true or false", None);
+                None
+            }
+        }
+    }
+
     /// A whole number from 0 to `u32::MAX`.
     fn count(&mut self, node: &Node, path: &str) -> Option<u32> {
         self.record(path, node);
@@ -996,6 +1018,12 @@ impl<'t> Walker<'t> {
                 self.unknown_cap(node, &join_path(path, "max_unknown_attempts"));
         }
         config.attempt_timeout = self.opt_duration(entries, path, "attempt_timeout");
+        if let Some(node) = self.find(entries, "stop_when_retry_after_exceeds_deadline") {
+            let key_path = join_path(path, "stop_when_retry_after_exceeds_deadline");
+            if let Some(stop) = self.boolean(node, &key_path) {
+                config.stop_when_retry_after_exceeds_deadline = stop;
+            }
+        }
         if let Some(node) = self.find(entries, "per_class_max_attempts") {
             config.per_class_max_attempts = self.class_map(
                 node,

@@ -51,6 +51,11 @@ pub struct PolicyConfig {
     pub max_unknown_attempts: Option<u32>,
     /// How long one attempt may run (`attempt_timeout`, default none).
     pub attempt_timeout: Option<Duration>,
+    /// Whether a retry-after hint longer than the time left stops the call
+    /// at once instead of sleeping to the deadline
+    /// (`stop_when_retry_after_exceeds_deadline`, default `false`, as in
+    /// the reference).
+    pub stop_when_retry_after_exceeds_deadline: bool,
     /// Failures tolerated per class (`per_class_max_attempts`).
     pub per_class_max_attempts: BTreeMap<ErrorClass, u32>,
     /// The default strategy (`strategy`).
@@ -70,6 +75,7 @@ impl Default for PolicyConfig {
             max_attempts: Policy::DEFAULT_MAX_ATTEMPTS,
             max_unknown_attempts: Some(Policy::DEFAULT_MAX_UNKNOWN_ATTEMPTS),
             attempt_timeout: None,
+            stop_when_retry_after_exceeds_deadline: false,
             per_class_max_attempts: BTreeMap::new(),
             strategy: None,
             strategies: BTreeMap::new(),

@@ -17,6 +17,7 @@ use redress_core::{BackoffContext, CircuitBreaker, ConfigError, ErrorClass, Poli
 const SANE: &str = r#"
 deadline = "10s"
 max_attempts = 5
+stop_when_retry_after_exceeds_deadline = true
 strategy = { kind = "decorrelated_jitter", base = "100ms", max = "2s" }
 strategies.RATE_LIMIT = { kind = "retry_after_or", fallback = { kind = "decorrelated_jitter", max = "5s" } }
 "#;
@@ -246,6 +247,14 @@ fn cases() -> Vec<Case> {
             budget("ratio = 0.0\nmin_per_second = 0"),
             budget("ratio = 0.0\nmin_per_second = 1"),
         ),
+        case(
+            "W021",
+            sane_replacing(
+                "stop_when_retry_after_exceeds_deadline",
+                "stop_when_retry_after_exceeds_deadline = false",
+            ),
+            SANE.to_owned(),
+        ),
     ]
 }
 
@@ -360,6 +369,7 @@ fn code_built_policies_are_linted_by_the_same_rules() {
             ),
         )
         .deadline(Duration::from_secs(10))
+        .stop_when_retry_after_exceeds_deadline()
         .budget(Arc::new(
             RollingBudget::new(100, Duration::from_secs(60)).unwrap(),
         ))
@@ -368,6 +378,22 @@ fn code_built_policies_are_linted_by_the_same_rules() {
         .unwrap();
     let report = clean.lint();
     assert!(report.is_clean(), "{report}");
+    // Without the setting, the RATE_LIMIT strategy sleeps to the deadline
+    // for a long hint: W021.
+    let sleeps_to_the_deadline = Policy::builder()
+        .strategy(decorrelated_jitter().max(Duration::from_secs(2)))
+        .class_strategy(
+            ErrorClass::RateLimit,
+            redress_core::backoff::retry_after_or(
+                decorrelated_jitter().max(Duration::from_secs(5)),
+            ),
+        )
+        .deadline(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let w021 = sleeps_to_the_deadline.lint();
+    assert!(w021.contains("W021"), "{w021}");
+    assert_eq!(w021.diagnostics.len(), 1, "{w021}");
 
     let flagged = Policy::builder()
         .strategy(exponential())
@@ -402,6 +428,7 @@ fn custom_strategies_are_opaque_but_their_cap_counts() {
             ErrorClass::RateLimit,
             redress_core::backoff::retry_after_or(constant(Duration::from_secs(1))),
         )
+        .stop_when_retry_after_exceeds_deadline()
         .build()
         .unwrap();
     let report = policy.lint();

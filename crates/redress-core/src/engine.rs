@@ -48,6 +48,9 @@
 //! 6. no strategy for the class: stop `NO_STRATEGY`;
 //! 7. no time left: stop `DEADLINE_EXCEEDED`;
 //! 8. `n >= max_attempts`: stop `MAX_ATTEMPTS_GLOBAL` (no delay is computed);
+//!    with [`stop_when_retry_after_exceeds_deadline`](crate::PolicyBuilder::stop_when_retry_after_exceeds_deadline),
+//!    a retry-after hint longer than the time left, for a strategy that
+//!    honours hints: stop `RETRY_AFTER_BEYOND_DEADLINE`;
 //! 9. the strategy's delay, clamped to the time left;
 //! 10. then the `retry` event, the abort check, and the sleep hooks (sleep,
 //!     defer: stop `SCHEDULED`, or abort: stop `ABORTED`).
@@ -297,6 +300,17 @@ impl Run {
 
         if self.current.number >= retry.max_attempts() {
             return Decision::Stop(StopReason::MaxAttemptsGlobal);
+        }
+
+        if retry.stops_when_retry_after_exceeds_deadline() {
+            if let (Some(hint), Some(_)) =
+                (classification.retry_after, strategy.retry_after_jitter())
+            {
+                if hint > remaining {
+                    self.next_delay = Some(hint);
+                    return Decision::Stop(StopReason::RetryAfterBeyondDeadline);
+                }
+            }
         }
 
         let ctx = BackoffContext {
@@ -919,6 +933,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
                 attempt: number,
                 operation: self.operation,
                 elapsed: self.run.elapsed(now),
+                time_limit: self.run.current.time_limit(),
             };
             #[cfg(feature = "alloc")]
             if let Some(recorder) = &self.recorder {
@@ -1294,5 +1309,43 @@ mod tests {
             exec.finish().stop_reason,
             Some(StopReason::DeadlineExceeded)
         );
+    }
+
+    #[test]
+    fn a_hint_beyond_the_deadline_stops_at_once_when_asked() {
+        use crate::backoff::retry_after_or;
+        fn limited(_: &&'static str) -> Classification {
+            Classification::new(ErrorClass::RateLimit).with_retry_after(Duration::from_secs(30))
+        }
+        let run = |stop: bool| {
+            let mut builder = Policy::builder()
+                .classifier(limited as fn(&&'static str) -> Classification)
+                .strategy(retry_after_or(constant(Duration::from_secs(1))))
+                .deadline(Duration::from_secs(10));
+            if stop {
+                builder = builder.stop_when_retry_after_exceeds_deadline();
+            }
+            let policy = builder.build().unwrap();
+            let site = policy.bind();
+            let mut rng = FastRng::seeded(1);
+            let (mut exec, _) = site.start::<u8, &str>(Duration::ZERO);
+            let action = exec.record(Err("429"), Duration::from_secs(2), &mut rng);
+            (action, exec.finish())
+        };
+        // The reference: sleep the 8 s left, then one more request.
+        let (action, _) = run(false);
+        assert!(
+            matches!(action, Action::Sleep(d) if d > Duration::from_secs(7)),
+            "{action:?}"
+        );
+        // Asked to stop: at once, with the server's hint as the next delay.
+        let (action, outcome) = run(true);
+        assert_eq!(action, Action::Done);
+        assert_eq!(
+            outcome.stop_reason,
+            Some(StopReason::RetryAfterBeyondDeadline)
+        );
+        assert_eq!(outcome.next_delay, Some(Duration::from_secs(30)));
+        assert_eq!(outcome.elapsed, Duration::from_secs(2));
     }
 }

@@ -47,6 +47,11 @@ pub enum StopReason {
     Aborted,
     /// The circuit breaker rejected the call before any attempt.
     CircuitOpen,
+    /// The server's retry-after hint is longer than the time left, and the
+    /// policy stops at once rather than sleep to its deadline
+    /// ([`PolicyBuilder::stop_when_retry_after_exceeds_deadline`](crate::PolicyBuilder::stop_when_retry_after_exceeds_deadline));
+    /// the outcome's `next_delay` is the hint.
+    RetryAfterBeyondDeadline,
 }
 
 impl StopReason {
@@ -63,6 +68,7 @@ impl StopReason {
             StopReason::Scheduled => "SCHEDULED",
             StopReason::Aborted => "ABORTED",
             StopReason::CircuitOpen => "CIRCUIT_OPEN",
+            StopReason::RetryAfterBeyondDeadline => "RETRY_AFTER_BEYOND_DEADLINE",
         }
     }
 
@@ -86,6 +92,9 @@ impl StopReason {
             StopReason::Scheduled => "the retry was deferred to the caller",
             StopReason::Aborted => "the call was aborted",
             StopReason::CircuitOpen => "the circuit breaker is open",
+            StopReason::RetryAfterBeyondDeadline => {
+                "the server asked to wait longer than the time left"
+            }
         }
     }
 
@@ -95,7 +104,9 @@ impl StopReason {
             StopReason::MaxAttemptsGlobal | StopReason::MaxAttemptsPerClass => {
                 EventKind::MaxAttemptsExceeded
             }
-            StopReason::DeadlineExceeded => EventKind::DeadlineExceeded,
+            StopReason::DeadlineExceeded | StopReason::RetryAfterBeyondDeadline => {
+                EventKind::DeadlineExceeded
+            }
             StopReason::MaxUnknownAttempts => EventKind::MaxUnknownAttemptsExceeded,
             StopReason::NonRetryableClass => EventKind::PermanentFail,
             StopReason::NoStrategy => EventKind::NoStrategyConfigured,
@@ -543,6 +554,7 @@ mod tests {
             (Scheduled, "scheduled"),
             (Aborted, "aborted"),
             (CircuitOpen, "circuit_rejected"),
+            (RetryAfterBeyondDeadline, "deadline_exceeded"),
         ];
         for (reason, event) in pairs {
             assert_eq!(reason.event_kind().as_str(), event);

@@ -76,15 +76,25 @@ pub struct AttemptStart<'a> {
     pub operation: Option<&'a str>,
     /// Time since the call started.
     pub elapsed: Duration,
+    /// The longest the attempt may run: the attempt timeout, never past the
+    /// deadline ([`Attempt::time_limit`](crate::Attempt::time_limit)).
+    pub time_limit: Duration,
 }
 
 impl<'a> AttemptStart<'a> {
-    /// The start of `attempt` at `elapsed` into a call (for tests of hooks).
-    pub const fn new(attempt: u32, operation: Option<&'a str>, elapsed: Duration) -> Self {
+    /// The start of `attempt` at `elapsed` into a call, allowed to run for
+    /// `time_limit` (for tests of hooks).
+    pub const fn new(
+        attempt: u32,
+        operation: Option<&'a str>,
+        elapsed: Duration,
+        time_limit: Duration,
+    ) -> Self {
         AttemptStart {
             attempt,
             operation,
             elapsed,
+            time_limit,
         }
     }
 }

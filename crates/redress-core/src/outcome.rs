@@ -104,9 +104,11 @@ pub struct Outcome<T, E> {
     pub elapsed: Duration,
     /// The delay the caller should wait before trying again itself: the
     /// deferred delay when the sleep hook deferred the retry
-    /// ([`StopReason::Scheduled`]), or the time until the breaker admits a
-    /// probe when it rejected the call ([`StopReason::CircuitOpen`]; `None`
-    /// while a probe is in flight).
+    /// ([`StopReason::Scheduled`]), the server's retry-after hint when it
+    /// was beyond the deadline ([`StopReason::RetryAfterBeyondDeadline`]),
+    /// or the time until the breaker admits a probe when it rejected the
+    /// call ([`StopReason::CircuitOpen`]; `None` while a probe is in
+    /// flight).
     pub next_delay: Option<Duration>,
     /// Every event of the call, when capture was requested.
     #[cfg(feature = "alloc")]

@@ -282,6 +282,7 @@ pub struct RetryConfig {
     pub(crate) max_unknown_attempts: Option<u32>,
     pub(crate) class_max_attempts: PerClass<Option<u32>>,
     pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) stop_on_retry_after_beyond_deadline: bool,
     pub(crate) default_strategy: Option<Backoff>,
     pub(crate) class_strategies: PerClass<Option<Backoff>>,
     #[cfg(target_has_atomic = "64")]
@@ -296,6 +297,7 @@ impl Default for RetryConfig {
             max_unknown_attempts: Some(Policy::DEFAULT_MAX_UNKNOWN_ATTEMPTS),
             class_max_attempts: PerClass::default(),
             attempt_timeout: None,
+            stop_on_retry_after_beyond_deadline: false,
             default_strategy: None,
             class_strategies: PerClass::default(),
             #[cfg(target_has_atomic = "64")]
@@ -329,6 +331,14 @@ impl RetryConfig {
     /// no limit).
     pub fn attempt_timeout(&self) -> Option<Duration> {
         self.attempt_timeout
+    }
+
+    /// Whether a retry-after hint longer than the time left stops the call
+    /// at once (`RETRY_AFTER_BEYOND_DEADLINE`) instead of sleeping to the
+    /// deadline; see
+    /// [`PolicyBuilder::stop_when_retry_after_exceeds_deadline`].
+    pub fn stops_when_retry_after_exceeds_deadline(&self) -> bool {
+        self.stop_on_retry_after_beyond_deadline
     }
 
     /// The default strategy.
@@ -601,6 +611,35 @@ impl<C, R> PolicyBuilder<C, R> {
     /// `redress-sync`).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.retry.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Stops a call at once, with `RETRY_AFTER_BEYOND_DEADLINE`, when the
+    /// server's retry-after hint is longer than the time left and the
+    /// failure's strategy honours hints (`retry_after_or`).
+    ///
+    /// By default (as in the reference) such a delay is clamped to the time
+    /// left: the call sleeps to its deadline and sends one last request the
+    /// server has already said it will refuse. With this setting the caller
+    /// learns at once, and the outcome's `next_delay` is the server's hint,
+    /// to pass on or to reschedule with.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use redress_core::backoff::{constant, retry_after_or};
+    /// use redress_core::{Classification, ErrorClass, Policy};
+    ///
+    /// let policy = Policy::builder()
+    ///     .classifier(|_: &&str| Classification::new(ErrorClass::RateLimit).with_retry_after(Duration::from_secs(120)))
+    ///     .strategy(retry_after_or(constant(Duration::from_secs(1))))
+    ///     .deadline(Duration::from_secs(10))
+    ///     .stop_when_retry_after_exceeds_deadline()
+    ///     .build()?;
+    /// assert!(policy.retry().stops_when_retry_after_exceeds_deadline());
+    /// # Ok::<(), redress_core::ConfigError>(())
+    /// ```
+    pub fn stop_when_retry_after_exceeds_deadline(mut self) -> Self {
+        self.retry.stop_on_retry_after_beyond_deadline = true;
         self
     }
 

@@ -340,12 +340,8 @@ async fn a_response_slower_than_the_timeout_is_transient_and_retried() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_connect_failure_and_the_last_error_comes_back() {
-    // A port nobody listens on: bind one, note it, close it.
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nobody listens on, held so no other test's server takes it.
+    let closed = redress_test_http::ClosedPort::new().unwrap();
     let policy = policy_builder().max_attempts(3).build().unwrap();
     let seen = Seen::default();
     let client = reqwest::Client::new();
@@ -353,7 +349,7 @@ async fn a_refused_connection_is_a_connect_failure_and_the_last_error_comes_back
         .bind()
         .sleeper(seen.sleeper())
         .on_event(seen.on_event())
-        .call_async(|| client.get(format!("http://127.0.0.1:{port}/")).send())
+        .call_async(|| client.get(closed.url()).send())
         .await
         .unwrap_err();
 

@@ -246,6 +246,50 @@ impl TestServer {
     }
 }
 
+/// A loopback port that refuses every connection: a socket bound to it and
+/// never listening, held for as long as the value lives, so no other test
+/// can take the port meanwhile (a port freed after binding can be reused by
+/// the next server a parallel test starts).
+///
+/// ```
+/// let closed = redress_test_http::ClosedPort::new()?;
+/// let refused = std::net::TcpStream::connect(closed.addr());
+/// assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ClosedPort {
+    // Held, not read: the port stays taken while the value lives.
+    _socket: socket2::Socket,
+    addr: SocketAddr,
+}
+
+impl ClosedPort {
+    /// Binds a fresh port on 127.0.0.1 without listening on it.
+    pub fn new() -> io::Result<ClosedPort> {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        let addr = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("the bound address is not an IP address"))?;
+        Ok(ClosedPort {
+            _socket: socket,
+            addr,
+        })
+    }
+
+    /// The address that refuses connections.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
 impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")

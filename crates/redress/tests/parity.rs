@@ -250,9 +250,10 @@ impl Hooks for Steering {
 
     fn on_attempt_start(&self, a: &AttemptStart<'_>) {
         self.started.set(self.started.get() + 1);
-        self.log
-            .borrow_mut()
-            .push(format!("start #{} at {:?}", a.attempt, a.elapsed));
+        self.log.borrow_mut().push(format!(
+            "start #{} at {:?} for {:?}",
+            a.attempt, a.elapsed, a.time_limit
+        ));
     }
 
     fn on_attempt_end(&self, a: &AttemptEnd<'_>) {
@@ -565,7 +566,7 @@ fn a_dropped_call_ends_as_cancelled_on_every_runner() {
     assert!(unwound.is_err());
 
     let expected = [
-        "start #1 at 0ns".to_owned(),
+        "start #1 at 0ns for 60s".to_owned(),
         "call end: cancelled after 1 at 0ns None".to_owned(),
     ];
     assert_eq!(log(&by_hand), expected);
@@ -630,13 +631,13 @@ fn async_hooks_run_in_the_same_order_on_every_async_runner() {
     assert_eq!(
         &tokio[..7],
         [
-            "start #1 at 0ns",
+            "start #1 at 0ns for 60s",
             "decide #1 Transient prev None delay 500ms",
             "async decide #1 500ms",
             "before sleep #1 500ms",
             "async before sleep #1 500ms",
             "end #1 at 500ms: retry Some(Transient) Some(500ms) None",
-            "start #2 at 500ms",
+            "start #2 at 500ms for 59.5s",
         ]
     );
     assert_eq!(
