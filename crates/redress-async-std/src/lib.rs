@@ -83,7 +83,7 @@ redress_core::async_policy! {
     /// `execute_async` and their `_with` forms, on every [`Policy`] and
     /// [`Bound`](redress_core::Bound) call site. A call site's own
     /// `.sleeper(..)` and `.clock(..)` replace [`AsyncStd`]'s.
-    pub trait AsyncPolicy on AsyncStd
+    pub trait AsyncPolicy on AsyncStd = AsyncStd
 }
 
 /// Retries `operation` with the one-line defaults ([`Policy::default`]).

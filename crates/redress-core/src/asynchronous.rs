@@ -32,7 +32,7 @@
 //! // `policy.call_async(..)` and friends, running on `MyRuntime`:
 //! redress_core::async_policy! {
 //!     /// Runs operations on my runtime.
-//!     pub trait MyAsyncPolicy on MyRuntime
+//!     pub trait MyAsyncPolicy on MyRuntime = MyRuntime
 //! }
 //! ```
 //!
@@ -73,15 +73,15 @@
 //! the call site, and nothing boxed, so it is `Send` when those are (hooks
 //! must then be `Sync`).
 
-use core::future::{Future, poll_fn};
-use core::pin::pin;
-use core::task::Poll;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use core::time::Duration;
 
 use crate::backoff::BackoffContext;
 use crate::bind::{Bound, CallSite};
 use crate::classify::{Classifier, ResultClassifier};
-use crate::engine::{Action, Attempt, Execution};
+use crate::engine::{Action, Attempt, Ending, Execution, ToOutcome};
 use crate::hooks::{Hooks, SleepDecision};
 use crate::outcome::Outcome;
 use crate::policy::Policy;
@@ -256,17 +256,40 @@ where
 }
 
 /// Runs `operation` at `site` on `runtime` until it succeeds or the policy
-/// stops it: the async runner, which every async entry point calls.
-/// `measure_success: false` lets a success that nothing observes skip its
-/// last clock reading (its outcome's `elapsed` is then not measured:
-/// `call_async` discards it).
-pub async fn run_on<Site, C, R, Rt, T, E, F, Fut>(
+/// stops it, and ends the call as `End` says (its whole
+/// [`Outcome`], [`ToOutcome`], or the value or a
+/// [`RetryError`](crate::RetryError), [`ToResult`](crate::ToResult)): the async runner,
+/// which every async entry point calls.
+///
+/// ```
+/// use core::time::Duration;
+/// use redress_core::asynchronous::run_on;
+/// use redress_core::{backoff::constant, ErrorClass, ManualClock, Policy, ToResult};
+///
+/// let policy = Policy::builder()
+///     .classifier(|_: &&str| ErrorClass::Transient)
+///     .strategy(constant(Duration::ZERO))
+///     .build()?;
+/// let clock = ManualClock::new();
+/// let site = policy.bind().clock(&clock).sleeper(|_| core::future::ready(()));
+/// let call = run_on::<ToResult, _, _, _, _, _, _, _, _>(&site, &(), |attempt| {
+///     core::future::ready(if attempt.number < 2 { Err("reset") } else { Ok(attempt.number) })
+/// });
+/// # let value = {
+/// #     let mut call = core::pin::pin!(call);
+/// #     let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+/// #     loop { if let core::task::Poll::Ready(v) = call.as_mut().poll(&mut cx) { break v; } }
+/// # };
+/// assert_eq!(value.ok(), Some(2));
+/// # Ok::<(), redress_core::ConfigError>(())
+/// ```
+pub async fn run_on<End, Site, C, R, Rt, T, E, F, Fut>(
     site: &Site,
     runtime: &Rt,
     operation: F,
-    measure_success: bool,
-) -> Outcome<T, E>
+) -> End::Output
 where
+    End: Ending<T, E>,
     Site: AsyncSite<C, R, Rt> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -275,7 +298,7 @@ where
 {
     let sleeper = site.sleeper(runtime);
     let clock = site.clock(runtime);
-    traced(site, sleeper, clock, operation, measure_success).await
+    traced::<End, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation).await
 }
 
 /// Defines the async entry points for a runtime: a trait `$name<C, R>`
@@ -290,7 +313,7 @@ where
 /// [module docs](crate::asynchronous).
 #[macro_export]
 macro_rules! async_policy {
-    ($(#[$attr:meta])* $vis:vis trait $name:ident on $runtime:ty $(;)?) => {
+    ($(#[$attr:meta])* $vis:vis trait $name:ident on $runtime:ty = $value:expr $(;)?) => {
         $(#[$attr])*
         $vis trait $name<C, R> {
             /// Runs `operation` until it succeeds or the policy stops it;
@@ -308,11 +331,10 @@ macro_rules! async_policy {
                 Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
             {
                 let operation = move |_: $crate::Attempt| operation();
-                async move {
-                    $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, false)
-                        .await
-                        .into_result()
-                }
+                $crate::asynchronous::run_on::<$crate::ToResult, _, _, _, _, _, _, _, _>(self, {
+                    const RUNTIME: &$runtime = &$value;
+                    RUNTIME
+                }, operation)
             }
 
             /// Runs `operation` like [`call_async`](Self::call_async) and
@@ -329,7 +351,10 @@ macro_rules! async_policy {
                 Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
             {
                 let operation = move |_: $crate::Attempt| operation();
-                $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, true)
+                $crate::asynchronous::run_on::<$crate::ToOutcome, _, _, _, _, _, _, _, _>(self, {
+                    const RUNTIME: &$runtime = &$value;
+                    RUNTIME
+                }, operation)
             }
 
             /// Like [`call_async`](Self::call_async), handing each attempt
@@ -346,11 +371,10 @@ macro_rules! async_policy {
                 F: FnMut($crate::Attempt) -> Fut,
                 Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
             {
-                async move {
-                    $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, false)
-                        .await
-                        .into_result()
-                }
+                $crate::asynchronous::run_on::<$crate::ToResult, _, _, _, _, _, _, _, _>(self, {
+                    const RUNTIME: &$runtime = &$value;
+                    RUNTIME
+                }, operation)
             }
 
             /// Like [`execute_async`](Self::execute_async), handing each
@@ -366,7 +390,10 @@ macro_rules! async_policy {
                 F: FnMut($crate::Attempt) -> Fut,
                 Fut: ::core::future::Future<Output = ::core::result::Result<T, E>>,
             {
-                $crate::asynchronous::run_on_default::<$runtime, _, _, _, _, _, _, _>(self, operation, true)
+                $crate::asynchronous::run_on::<$crate::ToOutcome, _, _, _, _, _, _, _, _>(self, {
+                    const RUNTIME: &$runtime = &$value;
+                    RUNTIME
+                }, operation)
             }
         }
 
@@ -374,25 +401,6 @@ macro_rules! async_policy {
 
         impl<C, R> $name<C, R> for $crate::Policy<C, R> {}
     };
-}
-
-/// [`run_on`] on the runtime's `Default` value: what the entry points of
-/// [`async_policy!`](crate::async_policy) call.
-#[doc(hidden)]
-pub async fn run_on_default<Rt, Site, C, R, T, E, F, Fut>(
-    site: &Site,
-    operation: F,
-    measure_success: bool,
-) -> Outcome<T, E>
-where
-    Rt: Default,
-    Site: AsyncSite<C, R, Rt> + ?Sized,
-    C: Classifier<E>,
-    R: ResultClassifier<T>,
-    F: FnMut(Attempt) -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    run_on(site, &Rt::default(), operation, measure_success).await
 }
 
 /// Runs `operation` at `site` with `sleeper` for delays and time limits
@@ -432,12 +440,12 @@ where
 /// # }
 /// # Ok::<(), redress_core::ConfigError>(())
 /// ```
-pub async fn execute_async<C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
-    site: &Bound<'_, C, R, H, S, K, A>,
-    sleeper: &Sl,
-    clock: &Cl,
+pub fn execute_async<'s, C, R, H, S, K, A, T, E, F, Fut, Sl, Cl>(
+    site: &'s Bound<'_, C, R, H, S, K, A>,
+    sleeper: &'s Sl,
+    clock: &'s Cl,
     mut operation: F,
-) -> Outcome<T, E>
+) -> impl Future<Output = Outcome<T, E>>
 where
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -449,18 +457,18 @@ where
     Cl: Clock,
 {
     let operation = move |_: Attempt| operation();
-    traced(site, sleeper, clock, operation, true).await
+    traced::<ToOutcome, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation)
 }
 
 /// The runner inside the call's `tracing` span.
-async fn traced<Site, C, R, T, E, F, Fut, Sl, Cl>(
-    site: &Site,
-    sleeper: &Sl,
-    clock: &Cl,
+fn traced<'s, End, Site, C, R, T, E, F, Fut, Sl, Cl>(
+    site: &'s Site,
+    sleeper: &'s Sl,
+    clock: &'s Cl,
     operation: F,
-    measure_success: bool,
-) -> Outcome<T, E>
+) -> impl Future<Output = End::Output>
 where
+    End: Ending<T, E>,
     Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -473,26 +481,24 @@ where
     {
         use tracing::Instrument;
         let span = crate::trace::call_span(site.operation_name());
-        run(site, sleeper, clock, operation, measure_success)
-            .instrument(span)
-            .await
+        run::<End, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation).instrument(span)
     }
     #[cfg(not(feature = "tracing"))]
     {
-        run(site, sleeper, clock, operation, measure_success).await
+        run::<End, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation)
     }
 }
 
 /// The async runner: calls, cancels at the time limit, runs the sleep
 /// hooks, sleeps, and tells the engine; every decision is the engine's.
-async fn run<Site, C, R, T, E, F, Fut, Sl, Cl>(
+async fn run<End, Site, C, R, T, E, F, Fut, Sl, Cl>(
     site: &Site,
     sleeper: &Sl,
     clock: &Cl,
     mut operation: F,
-    measure_success: bool,
-) -> Outcome<T, E>
+) -> End::Output
 where
+    End: Ending<T, E>,
     Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -505,13 +511,18 @@ where
     let start = clock.now();
     // The execution stays where it is, in this future.
     let mut exec = Execution::new(site, start);
-    exec.measure_success(measure_success);
+    exec.measure_success(End::MEASURES_SUCCESS);
     let mut action = exec.begin(start);
     loop {
         action = match action {
             Action::Attempt(attempt) => {
-                let until = start_plus(exec.attempt_started(), attempt.time_limit());
-                match limited(operation(attempt), until, sleeper, clock).await {
+                let limited = Limited::new(
+                    operation(attempt),
+                    start_plus(exec.attempt_started(), attempt.time_limit()),
+                    sleeper,
+                    clock,
+                );
+                match limited.await {
                     Some(result) => exec.record(result, clock, &mut rng),
                     None => exec.record_timeout(clock.now(), &mut rng),
                 }
@@ -524,7 +535,7 @@ where
                 sleeper.sleep(delay).await;
                 exec.resume(clock.now())
             }
-            Action::Done => return exec.take_outcome(),
+            Action::Done => return End::end(&mut exec),
         };
     }
 }
@@ -540,37 +551,53 @@ fn start_plus(at: Duration, limit: Duration) -> Option<Duration> {
     at.checked_add(limit)
 }
 
-/// Runs `work` until it completes (`Some(output)`) or the clock reaches
-/// `until` (`None`; the work is dropped). The timer is only made when the
-/// work is still pending after its first poll, for the time left then.
-async fn limited<W, Sl, Cl>(
-    work: W,
-    until: Option<Duration>,
-    sleeper: &Sl,
-    clock: &Cl,
-) -> Option<W::Output>
-where
-    W: Future,
-    Sl: AsyncSleeper,
-    Cl: Clock,
-{
-    let mut work = pin!(work);
-    let Some(until) = until else {
-        return Some(work.await);
-    };
-    let mut timer = pin!(None::<Sl::Sleep>);
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+pin_project_lite::pin_project! {
+    /// Runs `work` until it completes (`Some(output)`) or the clock reaches
+    /// `until` (`None`; the work is dropped with this future). The timer is
+    /// only made when the work is still pending after its first poll, for
+    /// the time left then; with no `until` there is no timer at all.
+    struct Limited<'r, W, Sl: AsyncSleeper, Cl> {
+        #[pin]
+        work: W,
+        #[pin]
+        timer: Option<Sl::Sleep>,
+        until: Option<Duration>,
+        sleeper: &'r Sl,
+        clock: &'r Cl,
+    }
+}
+
+impl<'r, W, Sl: AsyncSleeper, Cl> Limited<'r, W, Sl, Cl> {
+    #[inline]
+    fn new(work: W, until: Option<Duration>, sleeper: &'r Sl, clock: &'r Cl) -> Self {
+        Limited {
+            work,
+            timer: None,
+            until,
+            sleeper,
+            clock,
+        }
+    }
+}
+
+impl<W: Future, Sl: AsyncSleeper, Cl: Clock> Future for Limited<'_, W, Sl, Cl> {
+    type Output = Option<W::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(output) = this.work.poll(cx) {
             return Poll::Ready(Some(output));
         }
-        if timer.is_none() {
-            let left = until.saturating_sub(clock.now());
-            timer.set(Some(sleeper.sleep(left)));
+        let Some(until) = *this.until else {
+            return Poll::Pending;
+        };
+        if this.timer.is_none() {
+            let left = until.saturating_sub(this.clock.now());
+            this.timer.set(Some(this.sleeper.sleep(left)));
         }
-        match timer.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Pending) => Poll::Pending,
             _ => Poll::Ready(None),
         }
-    })
-    .await
+    }
 }

@@ -92,7 +92,7 @@ use crate::asynchronous::AsyncHooks;
 use crate::backoff::{BackoffContext, Observation, Strategy};
 use crate::bind::CallSite;
 #[cfg(target_has_atomic = "64")]
-use crate::breaker::{Breaker, CallResult, Permit, Transition};
+use crate::breaker::{Admission, Breaker, CallResult, Transition};
 use crate::class::{Cause, Classification, ErrorClass, PerClass};
 use crate::classify::{Classifier, ResultClassifier, short_type_name};
 #[cfg(target_has_atomic = "64")]
@@ -102,7 +102,7 @@ use crate::hooks::{
     AttemptDecision, AttemptEnd, AttemptStart, CallEnd, CallStatus, Hooks, SleepDecision,
 };
 use crate::outcome::{Failure, Outcome};
-use crate::policy::RetryConfig;
+use crate::policy::{Policy, RetryConfig};
 use crate::time::Clock;
 
 /// The `err` tag of errors of type `E`: its short type name.
@@ -195,111 +195,134 @@ enum Phase {
     Done,
 }
 
-enum Decision {
-    Retry(Duration),
-    Stop(StopReason),
+/// How a runner reports a finished call: the whole [`Outcome`]
+/// ([`ToOutcome`], for `execute`) or the value or a
+/// [`RetryError`](crate::RetryError) ([`ToResult`], for `call`). The ending
+/// also says whether a success needs its `elapsed` measured: `call` drops
+/// it, so a success nobody observes reads no clock.
+pub trait Ending<T, E> {
+    /// What the runner returns.
+    type Output;
+    /// Whether the outcome of a success reports a measured `elapsed`.
+    const MEASURES_SUCCESS: bool;
+    /// Ends the call and reports it.
+    fn end<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Self::Output;
 }
 
-/// The per-call counters and the decision rules; independent of the
-/// operation's types so it is compiled once.
+/// Ends a call with its whole [`Outcome`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ToOutcome;
+
+/// Ends a call with its value, or a [`RetryError`](crate::RetryError).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ToResult;
+
+impl<T, E> Ending<T, E> for ToOutcome {
+    type Output = Outcome<T, E>;
+    const MEASURES_SUCCESS: bool = true;
+
+    #[inline(always)]
+    fn end<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Outcome<T, E> {
+        exec.take_outcome()
+    }
+}
+
+impl<T, E> Ending<T, E> for ToResult {
+    type Output = Result<T, crate::outcome::RetryError<E, T>>;
+    const MEASURES_SUCCESS: bool = false;
+
+    #[inline(always)]
+    fn end<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Self::Output {
+        exec.take_result()
+    }
+}
+
+/// What the call has learned from its failures: nothing exists before the
+/// first one, so a call that succeeds at once never builds it.
 #[derive(Clone, Debug)]
-struct Run {
-    start: Duration,
-    /// The latest time the engine was told.
-    now: Duration,
-    /// When the current attempt started.
-    attempt_started: Duration,
-    /// The current attempt, as the runner was told it.
-    current: Attempt,
+struct Failures {
+    per_class: PerClass<u32>,
+    unknown: u32,
+    /// The last failure's classification and cause.
+    last: Classification,
+    cause: Cause,
+    /// The class whose strategy decided the last delay, told of a success.
+    strategy_class: Option<ErrorClass>,
     prev_delay: Option<Duration>,
     /// The previous delay as the strategy saw it when deciding the pending one.
     decided_prev: Option<Duration>,
-    /// The sleep the runner was asked for.
-    sleep: Duration,
-    unknown: u32,
-    per_class: PerClass<u32>,
-    last: Option<(Classification, Cause)>,
-    last_strategy_class: Option<ErrorClass>,
-    stop: Option<StopReason>,
-    next_delay: Option<Duration>,
+    /// The `err` tag of the last failure caused by an error, looked up only
+    /// when an event needs it.
+    error_type: Option<fn() -> &'static str>,
 }
 
-impl Run {
+impl Failures {
     #[inline]
-    fn new(start: Duration) -> Self {
-        Run {
-            start,
-            now: start,
-            attempt_started: start,
-            current: Attempt::new(0, Duration::ZERO, None),
+    fn new(last: Classification, cause: Cause) -> Self {
+        Failures {
+            per_class: PerClass::default(),
+            unknown: 0,
+            last,
+            cause,
+            strategy_class: None,
             prev_delay: None,
             decided_prev: None,
-            sleep: Duration::ZERO,
-            unknown: 0,
-            per_class: PerClass::default(),
-            last: None,
-            last_strategy_class: None,
-            stop: None,
-            next_delay: None,
+            error_type: None,
         }
     }
 
-    #[inline]
-    fn elapsed(&self, now: Duration) -> Duration {
-        now.saturating_sub(self.start)
-    }
-
-    /// Rules 1 to 9 of the decision order.
+    /// Rules 2 to 9 of the decision order, for attempt `attempt` (rule 1,
+    /// remembering the failure, is [`Execution::remember`]).
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         retry: &RetryConfig,
         classification: &Classification,
         cause: Cause,
+        attempt: u32,
+        elapsed: Duration,
         now: Duration,
         rng: &mut dyn Rng,
-    ) -> Decision {
+    ) -> Result<Duration, (StopReason, Option<Duration>)> {
         let class = classification.class;
-        self.last = Some((*classification, cause));
-
         let count = self.per_class.get_mut(class);
         *count = count.saturating_add(1);
         if let Some(cap) = retry.class_max_attempts(class) {
             if *count > cap {
-                return Decision::Stop(StopReason::MaxAttemptsPerClass);
+                return Err((StopReason::MaxAttemptsPerClass, None));
             }
         }
 
         if !class.is_retryable() {
-            return Decision::Stop(StopReason::NonRetryableClass);
+            return Err((StopReason::NonRetryableClass, None));
         }
 
         if class == ErrorClass::Unknown {
             self.unknown = self.unknown.saturating_add(1);
             if let Some(cap) = retry.max_unknown_attempts() {
                 if self.unknown > cap {
-                    return Decision::Stop(StopReason::MaxUnknownAttempts);
+                    return Err((StopReason::MaxUnknownAttempts, None));
                 }
             }
         }
 
-        let elapsed = self.elapsed(now);
         if elapsed > retry.deadline() {
-            return Decision::Stop(StopReason::DeadlineExceeded);
+            return Err((StopReason::DeadlineExceeded, None));
         }
 
         let Some(strategy) = retry.strategy_for(class) else {
-            return Decision::Stop(StopReason::NoStrategy);
+            return Err((StopReason::NoStrategy, None));
         };
         strategy.observe(Observation::Failure(class), now);
-        self.last_strategy_class = Some(class);
+        self.strategy_class = Some(class);
 
         let remaining = retry.deadline().saturating_sub(elapsed);
         if remaining.is_zero() {
-            return Decision::Stop(StopReason::DeadlineExceeded);
+            return Err((StopReason::DeadlineExceeded, None));
         }
 
-        if self.current.number >= retry.max_attempts() {
-            return Decision::Stop(StopReason::MaxAttemptsGlobal);
+        if attempt >= retry.max_attempts() {
+            return Err((StopReason::MaxAttemptsGlobal, None));
         }
 
         if retry.stops_when_retry_after_exceeds_deadline() {
@@ -307,14 +330,13 @@ impl Run {
                 (classification.retry_after, strategy.retry_after_jitter())
             {
                 if hint > remaining {
-                    self.next_delay = Some(hint);
-                    return Decision::Stop(StopReason::RetryAfterBeyondDeadline);
+                    return Err((StopReason::RetryAfterBeyondDeadline, Some(hint)));
                 }
             }
         }
 
         let ctx = BackoffContext {
-            attempt: self.current.number,
+            attempt,
             classification,
             prev_delay: self.prev_delay,
             remaining,
@@ -326,14 +348,24 @@ impl Run {
         #[cfg(target_has_atomic = "64")]
         if let Some(budget) = retry.budget() {
             if !budget.try_withdraw(now) {
-                return Decision::Stop(StopReason::BudgetExhausted);
+                return Err((StopReason::BudgetExhausted, None));
             }
         }
 
         self.decided_prev = self.prev_delay;
         self.prev_delay = Some(delay);
-        Decision::Retry(delay)
+        Ok(delay)
     }
+}
+
+/// What the call holds of its operation's results: the value it succeeded
+/// with, or its last failure.
+enum Held<T, E> {
+    Nothing,
+    Value(T),
+    Error(E),
+    Flagged(T),
+    TimedOut(Duration),
 }
 
 /// A retry waiting for its sleep hooks, from
@@ -377,16 +409,17 @@ impl<H: Hooks> PendingSleep<'_, H> {
     /// not `Sleep` wins), then, when it is to sleep, the synchronous
     /// before-sleep hook and the async one.
     pub async fn run_hooks<A: AsyncHooks>(self, async_hooks: &A) -> SleepDecision {
-        let Some((ctx, delay)) = self.pending else {
+        // Borrowed, not copied: the future holds the context once.
+        let Some((ctx, delay)) = &self.pending else {
             return SleepDecision::Sleep;
         };
-        let mut decision = self.hooks.decide_sleep(&ctx, delay);
+        let mut decision = self.hooks.decide_sleep(ctx, *delay);
         if decision == SleepDecision::Sleep {
-            decision = async_hooks.decide_sleep(&ctx, delay).await;
+            decision = async_hooks.decide_sleep(ctx, *delay).await;
         }
         if decision == SleepDecision::Sleep {
-            self.hooks.before_sleep(&ctx, delay);
-            async_hooks.before_sleep(&ctx, delay).await;
+            self.hooks.before_sleep(ctx, *delay);
+            async_hooks.before_sleep(ctx, *delay).await;
         }
         decision
     }
@@ -396,66 +429,65 @@ impl<H: Hooks> PendingSleep<'_, H> {
 ///
 /// Runners create it with [`Bound::execution`](crate::Bound::execution) (or
 /// [`Execution::new`] at any [`CallSite`]) and drive it as the
-/// [module docs](self) show. `T` and `E` are the
-/// operation's value and error types; the execution keeps the last error or
-/// flagged value so [`finish`](Execution::finish) can hand it back.
+/// [module docs](self) show. `T` and `E` are the operation's value and
+/// error types; the execution keeps the last error or flagged value so
+/// [`finish`](Execution::finish) can hand it back.
+///
+/// Its state is small and built lazily: what a call learns from failures
+/// exists only after the first one, and a call that succeeds at once with
+/// nobody watching does no more than admit it, count the attempt and keep
+/// the value.
 ///
 /// Dropping an execution before the call ended (a dropped future, a
 /// panic) ends the call as [`CallStatus::Cancelled`]: `on_call_end` runs
 /// and a half-open breaker probe it held is released.
 pub struct Execution<'a, C, R, H: Hooks, T, E> {
-    retry: &'a RetryConfig,
-    classifier: &'a C,
-    result_classifier: &'a R,
+    policy: &'a Policy<C, R>,
     hooks: &'a H,
     operation: Option<&'a str>,
     /// Boxed: only calls that capture a timeline pay for its size.
     #[cfg(feature = "alloc")]
     recorder: Option<alloc::boxed::Box<crate::timeline::Recorder>>,
+    /// The breaker's admission of this call, until its outcome is recorded.
     #[cfg(target_has_atomic = "64")]
-    breaker: Option<&'a (dyn Breaker + Send + Sync)>,
-    #[cfg(target_has_atomic = "64")]
-    permit: Option<Permit<'a>>,
-    run: Run,
+    admission: Option<Admission>,
+    start: Duration,
+    /// The latest time the engine was told; during an attempt, when it
+    /// started.
+    now: Duration,
+    next_delay: Option<Duration>,
+    failures: Option<Failures>,
+    held: Held<T, E>,
+    attempt: u32,
     phase: Phase,
-    last: Failure<E, T>,
+    stop: Option<StopReason>,
     /// The call site has async sleep hooks: the engine asks for
     /// [`Action::SleepHooks`] even when its synchronous hooks have none.
     async_sleep_hooks: bool,
     /// Whether a success reads the time for the outcome's `elapsed` even
     /// when nothing else needs it.
-    success_elapsed: bool,
+    measure_success: bool,
     /// Whether `on_call_end` ran.
     ended: bool,
-    /// The `err` tag of the last failure caused by an error, looked up only
-    /// when an event needs it.
-    last_error_type: Option<fn() -> &'static str>,
-    value: Option<T>,
 }
 
 impl<C, R, H: Hooks, T, E> core::fmt::Debug for Execution<'_, C, R, H, T, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Execution")
             .field("operation", &self.operation)
-            .field("attempt", &self.run.current.number)
+            .field("attempt", &self.attempt)
             .field("phase", &self.phase)
-            .field("stop_reason", &self.run.stop)
+            .field("stop_reason", &self.stop)
             .finish_non_exhaustive()
     }
 }
 
 impl<C, R, H: Hooks, T, E> Drop for Execution<'_, C, R, H, T, E> {
+    #[inline]
     fn drop(&mut self) {
-        if self.ended || self.phase == Phase::Created {
-            return;
+        if !self.ended && self.phase != Phase::Created {
+            self.cancel();
         }
-        // The call was abandoned: release a breaker permit (it counts
-        // neither way), then say the call ended.
-        #[cfg(target_has_atomic = "64")]
-        if let Some(permit) = self.permit.take() {
-            permit.cancel(self.run.now);
-        }
-        self.end_call(CallStatus::Cancelled);
     }
 }
 
@@ -467,30 +499,35 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     where
         Site: CallSite<C, R, Hooks = H> + ?Sized,
     {
-        let policy = site.policy();
         Execution {
-            retry: policy.retry(),
-            classifier: policy.classifier(),
-            result_classifier: policy.result_classifier(),
+            policy: site.policy(),
             hooks: site.hooks(),
             operation: site.operation_name(),
             #[cfg(feature = "alloc")]
-            recorder: site
-                .captures_timeline()
-                .then(alloc::boxed::Box::<crate::timeline::Recorder>::default),
+            recorder: if site.captures_timeline() {
+                Some(alloc::boxed::Box::default())
+            } else {
+                None
+            },
             #[cfg(target_has_atomic = "64")]
-            breaker: policy.circuit_breaker(),
-            #[cfg(target_has_atomic = "64")]
-            permit: None,
-            run: Run::new(now),
+            admission: None,
+            start: now,
+            now,
+            next_delay: None,
+            failures: None,
+            held: Held::Nothing,
+            attempt: 0,
             phase: Phase::Created,
-            last: Failure::NotAttempted,
+            stop: None,
             async_sleep_hooks: <Site::AsyncHooks as AsyncHooks>::SLEEP_HOOKS,
-            success_elapsed: true,
+            measure_success: true,
             ended: false,
-            last_error_type: None,
-            value: None,
         }
+    }
+
+    #[inline]
+    fn retry(&self) -> &'a RetryConfig {
+        self.policy.retry()
     }
 
     /// Whether a call that succeeds reads the time for its outcome's
@@ -500,43 +537,54 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// its outcome's `elapsed` is not measured.
     #[inline]
     pub fn measure_success(&mut self, measure: bool) {
-        self.success_elapsed = measure;
+        self.measure_success = measure;
     }
 
     /// The first action of the call: the breaker's admission, then the
     /// first attempt. Calling it again has no effect beyond returning the
     /// current action.
-    #[inline]
+    #[inline(always)]
     pub fn begin(&mut self, now: Duration) -> Action {
         if self.phase != Phase::Created {
             return self.current_action();
         }
-        self.run.now = now;
+        self.now = now;
         #[cfg(target_has_atomic = "64")]
-        if let Some(breaker) = self.breaker {
-            match Permit::acquire(breaker, now) {
-                Err(rejected) => {
-                    self.run.stop = Some(StopReason::CircuitOpen);
-                    self.run.next_delay = rejected.retry_in;
-                    self.phase = Phase::Done;
-                    let mut event = Event::new(EventKind::CircuitRejected, 0);
-                    event.state = Some(rejected.state);
-                    self.emit(event, now);
-                    return Action::Done;
-                }
-                Ok(permit) => {
-                    if let Some(transition) = permit.transition() {
-                        self.emit_transition(transition, now);
-                    }
-                    self.permit = Some(permit);
-                }
+        if let Some(breaker) = self.policy.circuit_breaker() {
+            if let Some(rejected) = self.admit(breaker, now) {
+                return rejected;
             }
         }
         #[cfg(target_has_atomic = "64")]
-        if let Some(budget) = self.retry.budget() {
+        if let Some(budget) = self.retry().budget() {
             budget.on_call(now);
         }
         self.begin_attempt(now)
+    }
+
+    /// Asks the breaker to admit the call; `Some(Action::Done)` when it
+    /// refuses.
+    #[cfg(target_has_atomic = "64")]
+    #[cold]
+    fn admit(&mut self, breaker: &(dyn Breaker + Send + Sync), now: Duration) -> Option<Action> {
+        match breaker.acquire(now) {
+            Err(rejected) => {
+                self.stop = Some(StopReason::CircuitOpen);
+                self.next_delay = rejected.retry_in;
+                self.phase = Phase::Done;
+                let mut event = Event::new(EventKind::CircuitRejected, 0);
+                event.state = Some(rejected.state);
+                self.emit(event, now);
+                Some(Action::Done)
+            }
+            Ok(admission) => {
+                if let Some(transition) = admission.transition {
+                    self.emit_transition(transition, now);
+                }
+                self.admission = Some(admission);
+                None
+            }
+        }
     }
 
     /// Whether recording a success needs the current time: the outcome
@@ -545,15 +593,16 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     #[inline]
     fn success_needs_time(&self) -> bool {
         #[cfg(target_has_atomic = "64")]
-        if self.permit.is_some() {
+        if self.admission.is_some() {
             return true;
         }
-        self.success_elapsed || self.observed() || self.run.last_strategy_class.is_some()
+        self.measure_success || self.observed() || self.failures.is_some()
     }
 
     /// The attempts started so far.
+    #[inline]
     pub fn attempts(&self) -> u32 {
-        self.run.current.number
+        self.attempt
     }
 
     /// The operation name.
@@ -564,13 +613,13 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// Time since the call started.
     #[inline]
     pub fn elapsed(&self, now: Duration) -> Duration {
-        self.run.elapsed(now)
+        now.saturating_sub(self.start)
     }
 
     /// The time left before the deadline.
     #[inline]
     pub fn remaining(&self, now: Duration) -> Duration {
-        self.retry.deadline().saturating_sub(self.run.elapsed(now))
+        self.retry().deadline().saturating_sub(self.elapsed(now))
     }
 
     /// Feeds the result of the attempt the engine asked for, with the
@@ -592,25 +641,23 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             return self.current_action();
         }
         match result {
-            Ok(value) => match self.result_classifier.classify(&value) {
+            Ok(value) => match self.policy.result_classifier().classify(&value) {
                 None => {
-                    let at = if self.success_needs_time() {
-                        clock.now()
-                    } else {
-                        self.run.attempt_started
-                    };
-                    self.succeed(value, at)
+                    if self.success_needs_time() {
+                        self.now = clock.now();
+                    }
+                    self.succeed(value)
                 }
                 Some(classification) => {
-                    self.last = Failure::Value(value);
-                    self.fail(&classification, Cause::Result, clock.now(), rng)
+                    self.held = Held::Flagged(value);
+                    self.fail(&classification, Cause::Result, None, clock.now(), rng)
                 }
             },
             Err(error) => {
-                let classification = self.classifier.classify(&error);
-                self.last = Failure::Error(error);
-                self.last_error_type = Some(error_type_name::<E>);
-                self.fail(&classification, Cause::Error, clock.now(), rng)
+                let classification = self.policy.classifier().classify(&error);
+                self.held = Held::Error(error);
+                let error_type = Some(error_type_name::<E> as fn() -> &'static str);
+                self.fail(&classification, Cause::Error, error_type, clock.now(), rng)
             }
         }
     }
@@ -619,14 +666,18 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// it (number 0 before the first).
     #[inline]
     pub fn attempt(&self) -> Attempt {
-        self.run.current
+        Attempt::new(
+            self.attempt,
+            self.remaining(self.now),
+            self.retry().attempt_timeout(),
+        )
     }
 
     /// When the current attempt started, on the runner's clock: with
     /// [`Attempt::time_limit`], when a runner that can cancel it must.
     #[inline]
     pub fn attempt_started(&self) -> Duration {
-        self.run.attempt_started
+        self.now
     }
 
     /// Feeds an attempt the runner cancelled at its
@@ -643,13 +694,13 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if self.phase != Phase::Attempting {
             return self.current_action();
         }
-        let attempt = self.run.current;
-        self.last = Failure::TimedOut(attempt.time_limit());
-        self.last_error_type = Some(|| "TimeoutError");
+        let attempt = self.attempt();
+        self.held = Held::TimedOut(attempt.time_limit());
         let timed_out = Classification::new(ErrorClass::Transient);
+        let error_type = Some((|| "TimeoutError") as fn() -> &'static str);
         if attempt.limited_by_deadline() {
-            self.run.now = now;
-            self.run.last = Some((timed_out, Cause::Error));
+            self.now = now;
+            self.remember(&timed_out, Cause::Error, error_type);
             if self.hooks.should_abort() {
                 self.abort(now);
             } else {
@@ -657,7 +708,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             }
             return Action::Done;
         }
-        self.fail(&timed_out, Cause::Error, now, rng)
+        self.fail(&timed_out, Cause::Error, error_type, now, rng)
     }
 
     /// Feeds a failure the runner classified itself, with the error to keep
@@ -672,26 +723,26 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if self.phase != Phase::Attempting {
             return self.current_action();
         }
-        self.last = Failure::Error(error);
-        self.last_error_type = Some(error_type_name::<E>);
-        self.fail(classification, Cause::Error, now, rng)
+        self.held = Held::Error(error);
+        let error_type = Some(error_type_name::<E> as fn() -> &'static str);
+        self.fail(classification, Cause::Error, error_type, now, rng)
     }
 
     /// The retry the engine waits on while it asks for
     /// [`Action::SleepHooks`]: its context and delay, and the call site's
     /// hooks to run for it.
     pub fn pending_sleep(&self) -> PendingSleep<'_, H> {
-        let pending = match (self.phase, self.run.last.as_ref()) {
-            (Phase::Deciding, Some((classification, cause))) => Some((
+        let pending = match (self.phase, self.failures.as_ref()) {
+            (Phase::Deciding, Some(f)) => Some((
                 BackoffContext {
-                    attempt: self.run.current.number,
-                    classification,
-                    prev_delay: self.run.decided_prev,
-                    remaining: self.remaining(self.run.now),
-                    cause: *cause,
-                    now: self.run.now,
+                    attempt: self.attempt,
+                    classification: &f.last,
+                    prev_delay: f.decided_prev,
+                    remaining: self.remaining(self.now),
+                    cause: f.cause,
+                    now: self.now,
                 },
-                self.run.prev_delay.unwrap_or_default(),
+                f.prev_delay.unwrap_or_default(),
             )),
             _ => None,
         };
@@ -733,11 +784,10 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         if self.phase != Phase::Deciding {
             return self.current_action();
         }
-        self.run.now = now;
-        let delay = self.run.prev_delay.unwrap_or_default();
+        self.now = now;
         match decision {
             SleepDecision::Sleep => {
-                if self.run.elapsed(now) > self.retry.deadline() {
+                if self.elapsed(now) > self.retry().deadline() {
                     // The hooks took the rest of the call.
                     self.stop_after_failure(StopReason::DeadlineExceeded, now);
                     return Action::Done;
@@ -745,8 +795,9 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
                 self.sleep(now)
             }
             SleepDecision::Defer => {
-                self.run.stop = Some(StopReason::Scheduled);
-                self.run.next_delay = Some(delay);
+                let delay = self.pending_delay();
+                self.stop = Some(StopReason::Scheduled);
+                self.next_delay = Some(delay);
                 self.phase = Phase::Done;
                 let mut event = self.failure_event(EventKind::Scheduled);
                 event.delay = delay;
@@ -763,18 +814,22 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     }
 
     /// Continues after the sleep the engine asked for.
+    #[inline]
     pub fn resume(&mut self, now: Duration) -> Action {
         if self.phase != Phase::Sleeping {
             return self.current_action();
         }
-        self.run.now = now;
-        if self.run.elapsed(now) > self.retry.deadline() {
+        self.now = now;
+        if self.elapsed(now) > self.retry().deadline() {
             self.stop_after_failure(StopReason::DeadlineExceeded, now);
             return Action::Done;
         }
         // The attempt that failed ends once its retry is certain: after the
         // sleep, as in the reference.
-        self.attempt_end(AttemptDecision::Retry, self.run.prev_delay, now);
+        if self.observed() {
+            let delay = self.failures.as_ref().and_then(|f| f.prev_delay);
+            self.attempt_end(AttemptDecision::Retry, delay, now);
+        }
         self.begin_attempt(now)
     }
 
@@ -788,68 +843,128 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// Like [`finish`](Self::finish), in place: runners that keep the
     /// execution where it is (a pinned future) end the call with this. The
     /// execution is spent afterwards.
-    #[inline]
+    #[inline(always)]
     pub fn take_outcome(&mut self) -> Outcome<T, E> {
-        let now = self.run.now;
-        if self.phase != Phase::Done && !self.ended {
-            // Abandoned by its runner before the engine said it was done.
-            self.run.stop = Some(StopReason::Aborted);
-            self.phase = Phase::Done;
-        }
-        #[cfg(target_has_atomic = "64")]
-        self.record_in_breaker(now);
-        let result = match self.value.take() {
-            Some(value) => Ok(value),
-            None => Err(core::mem::replace(&mut self.last, Failure::NotAttempted)),
-        };
-        let ok = result.is_ok();
-        let status = match (ok, self.run.stop) {
-            (true, _) => CallStatus::Succeeded,
-            (false, reason) => CallStatus::Stopped(reason.unwrap_or(StopReason::Aborted)),
-        };
-        if !self.ended {
-            self.end_call(status);
-        }
+        let result = self.conclude();
         #[cfg(feature = "alloc")]
         let timeline = self
             .recorder
             .take()
             .map(|recorder| recorder.into_timeline());
-        let (last_class, cause) = match (ok, self.run.last) {
-            (false, Some((c, cause))) => (Some(c.class), Some(cause)),
-            _ => (None, None),
-        };
+        let (last_class, cause) = self.last_failure(result.is_ok());
         Outcome {
             result,
-            stop_reason: status.stop_reason(),
-            attempts: self.run.current.number,
+            stop_reason: self.stop,
+            attempts: self.attempt,
             last_class,
             cause,
-            elapsed: self.run.elapsed(now),
-            next_delay: self.run.next_delay,
+            elapsed: self.elapsed(self.now),
+            next_delay: self.next_delay,
             #[cfg(feature = "alloc")]
             timeline,
         }
     }
 
+    /// Like [`take_outcome`](Self::take_outcome), as `call` reports it:
+    /// the value, or a [`RetryError`](crate::RetryError).
+    #[inline(always)]
+    pub fn take_result(&mut self) -> Result<T, crate::outcome::RetryError<E, T>> {
+        match self.conclude() {
+            Ok(value) => Ok(value),
+            Err(failure) => {
+                let (last_class, cause) = self.last_failure(false);
+                Err(crate::outcome::RetryError {
+                    failure,
+                    stop_reason: self.stop.unwrap_or(StopReason::Aborted),
+                    attempts: self.attempt,
+                    last_class,
+                    cause,
+                    elapsed: self.elapsed(self.now),
+                    next_delay: self.next_delay,
+                })
+            }
+        }
+    }
+
+    /// Ends the call (breaker record, `on_call_end`) and takes its result.
+    #[inline(always)]
+    fn conclude(&mut self) -> Result<T, Failure<E, T>> {
+        if self.phase != Phase::Done && !self.ended {
+            // Abandoned by its runner before the engine said it was done.
+            self.stop = Some(StopReason::Aborted);
+            self.phase = Phase::Done;
+        }
+        let result = match core::mem::replace(&mut self.held, Held::Nothing) {
+            Held::Value(value) => Ok(value),
+            Held::Error(error) => Err(Failure::Error(error)),
+            Held::Flagged(value) => Err(Failure::Value(value)),
+            Held::TimedOut(limit) => Err(Failure::TimedOut(limit)),
+            Held::Nothing => Err(Failure::NotAttempted),
+        };
+        if result.is_ok() {
+            self.stop = None;
+        } else if self.stop.is_none() {
+            self.stop = Some(StopReason::Aborted);
+        }
+        #[cfg(target_has_atomic = "64")]
+        if self.admission.is_some() {
+            self.record_in_breaker(result.is_ok());
+        }
+        if !self.ended {
+            let status = match self.stop {
+                None => CallStatus::Succeeded,
+                Some(reason) => CallStatus::Stopped(reason),
+            };
+            self.end_call(status);
+        }
+        result
+    }
+
+    /// The class and cause of the last failure of a call that failed.
+    #[inline]
+    fn last_failure(&self, ok: bool) -> (Option<ErrorClass>, Option<Cause>) {
+        match (ok, &self.failures) {
+            (false, Some(f)) => (Some(f.last.class), Some(f.cause)),
+            _ => (None, None),
+        }
+    }
+
+    /// The call was dropped before it ended: its breaker admission counts
+    /// neither way, and `on_call_end` says so.
+    #[cold]
+    fn cancel(&mut self) {
+        #[cfg(target_has_atomic = "64")]
+        if let (Some(admission), Some(breaker)) =
+            (self.admission.take(), self.policy.circuit_breaker())
+        {
+            let _ = breaker.record(&admission, CallResult::Cancelled, self.now);
+        }
+        self.end_call(CallStatus::Cancelled);
+    }
+
     /// Reports the end of the call, once.
+    #[inline]
     fn end_call(&mut self, status: CallStatus) {
         self.ended = true;
-        if !self.observed() {
-            return;
+        if self.observed() {
+            self.report_end(status);
         }
+    }
+
+    #[cold]
+    fn report_end(&self, status: CallStatus) {
         let last = match status {
             CallStatus::Succeeded => None,
-            _ => self.run.last,
+            _ => self.failures.as_ref(),
         };
         let end = CallEnd {
             status,
             operation: self.operation,
-            attempts: self.run.current.number,
-            elapsed: self.run.elapsed(self.run.now),
-            class: last.map(|(c, _)| c.class),
-            cause: last.map(|(_, cause)| cause),
-            error_type: last.and_then(|(c, cause)| self.err_tag(&c, cause)),
+            attempts: self.attempt,
+            elapsed: self.elapsed(self.now),
+            class: last.map(|f| f.last.class),
+            cause: last.map(|f| f.cause),
+            error_type: last.and_then(Failures::err_tag),
         };
         #[cfg(feature = "alloc")]
         if let Some(recorder) = &self.recorder {
@@ -861,20 +976,26 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
     /// One record per call: success, cancellation (aborted), or a failure of
     /// the last class.
     #[cfg(target_has_atomic = "64")]
-    fn record_in_breaker(&mut self, now: Duration) {
-        let Some(permit) = self.permit.take() else {
+    #[cold]
+    fn record_in_breaker(&mut self, succeeded: bool) {
+        let (Some(admission), Some(breaker)) =
+            (self.admission.take(), self.policy.circuit_breaker())
+        else {
             return;
         };
-        let result = if self.value.is_some() {
+        let result = if succeeded {
             CallResult::Success
-        } else if matches!(self.run.stop, Some(StopReason::Aborted) | None) {
+        } else if matches!(self.stop, Some(StopReason::Aborted) | None) {
             CallResult::Cancelled
         } else {
-            CallResult::Failure(self.run.last.map_or(ErrorClass::Unknown, |(c, _)| c.class))
+            CallResult::Failure(
+                self.failures
+                    .as_ref()
+                    .map_or(ErrorClass::Unknown, |f| f.last.class),
+            )
         };
-        let transition = permit.record(result, now);
-        if let Some(transition) = transition {
-            self.emit_transition(transition, now);
+        if let Some(transition) = breaker.record(&admission, result, self.now) {
+            self.emit_transition(transition, self.now);
         }
     }
 
@@ -910,82 +1031,135 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         return false;
     }
 
+    /// The delay decided for the pending retry.
+    #[inline]
+    fn pending_delay(&self) -> Duration {
+        self.failures
+            .as_ref()
+            .and_then(|f| f.prev_delay)
+            .unwrap_or_default()
+    }
+
     fn current_action(&self) -> Action {
         match self.phase {
-            Phase::Attempting => Action::Attempt(self.run.current),
+            Phase::Attempting => Action::Attempt(self.attempt()),
             Phase::Deciding => Action::SleepHooks,
-            Phase::Sleeping => Action::Sleep(self.run.sleep),
+            Phase::Sleeping => Action::Sleep(self.pending_delay().min(self.remaining(self.now))),
             Phase::Created | Phase::Done => Action::Done,
         }
     }
 
+    #[inline(always)]
     fn begin_attempt(&mut self, now: Duration) -> Action {
         if self.hooks.should_abort() {
             self.abort(now);
             return Action::Done;
         }
-        let number = self.run.current.number.saturating_add(1);
-        self.run.current = Attempt::new(number, self.remaining(now), self.retry.attempt_timeout());
-        self.run.attempt_started = now;
+        self.attempt = self.attempt.saturating_add(1);
         self.phase = Phase::Attempting;
+        let attempt = self.attempt();
         if self.observed() {
-            let start = AttemptStart {
-                attempt: number,
-                operation: self.operation,
-                elapsed: self.run.elapsed(now),
-                time_limit: self.run.current.time_limit(),
-            };
-            #[cfg(feature = "alloc")]
-            if let Some(recorder) = &self.recorder {
-                recorder.on_attempt_start(&start);
-            }
-            self.hooks.on_attempt_start(&start);
+            self.report_start(&attempt, now);
         }
-        Action::Attempt(self.run.current)
+        Action::Attempt(attempt)
     }
 
-    fn succeed(&mut self, value: T, now: Duration) -> Action {
-        self.run.now = now;
+    #[cold]
+    fn report_start(&self, attempt: &Attempt, now: Duration) {
+        let start = AttemptStart {
+            attempt: attempt.number,
+            operation: self.operation,
+            elapsed: self.elapsed(now),
+            time_limit: attempt.time_limit(),
+        };
+        #[cfg(feature = "alloc")]
+        if let Some(recorder) = &self.recorder {
+            recorder.on_attempt_start(&start);
+        }
+        self.hooks.on_attempt_start(&start);
+    }
+
+    #[inline]
+    fn succeed(&mut self, value: T) -> Action {
+        self.held = Held::Value(value);
+        self.phase = Phase::Done;
+        if self.failures.is_some() || self.observed() {
+            self.report_success();
+        }
+        Action::Done
+    }
+
+    /// Tells the strategy that handled the last failure, and the observers.
+    #[cold]
+    fn report_success(&self) {
+        let now = self.now;
         if let Some(strategy) = self
-            .run
-            .last_strategy_class
-            .and_then(|class| self.retry.strategy_for(class))
+            .failures
+            .as_ref()
+            .and_then(|f| f.strategy_class)
+            .and_then(|class| self.retry().strategy_for(class))
         {
             strategy.observe(Observation::Success, now);
         }
-        self.value = Some(value);
-        self.phase = Phase::Done;
-        self.emit(Event::new(EventKind::Success, self.run.current.number), now);
+        self.emit(Event::new(EventKind::Success, self.attempt), now);
         self.attempt_end(AttemptDecision::Success, None, now);
-        Action::Done
+    }
+
+    /// Remembers a failure as the last one (before the first, that builds
+    /// what a call learns from failures).
+    #[inline]
+    fn remember(
+        &mut self,
+        classification: &Classification,
+        cause: Cause,
+        error_type: Option<fn() -> &'static str>,
+    ) -> &mut Failures {
+        let failures = match &mut self.failures {
+            Some(failures) => {
+                failures.last = *classification;
+                failures.cause = cause;
+                failures
+            }
+            slot @ None => slot.insert(Failures::new(*classification, cause)),
+        };
+        failures.error_type = error_type;
+        failures
     }
 
     fn fail(
         &mut self,
         classification: &Classification,
         cause: Cause,
+        error_type: Option<fn() -> &'static str>,
         now: Duration,
         rng: &mut dyn Rng,
     ) -> Action {
-        self.run.now = now;
-        if self.hooks.should_abort() {
+        self.now = now;
+        let retry = self.retry();
+        let attempt = self.attempt;
+        let elapsed = self.elapsed(now);
+        let abort = self.hooks.should_abort();
+        let failures = self.remember(classification, cause, error_type);
+        if abort {
             // The failure is recorded first so the outcome reports it.
-            self.run.last = Some((*classification, cause));
             self.abort(now);
             return Action::Done;
         }
-        let delay = match self.run.decide(self.retry, classification, cause, now, rng) {
-            Decision::Stop(reason) => {
+        let delay = match failures.decide(retry, classification, cause, attempt, elapsed, now, rng)
+        {
+            Ok(delay) => delay,
+            Err((reason, next_delay)) => {
+                self.next_delay = next_delay;
                 self.stop_after_failure(reason, now);
                 return Action::Done;
             }
-            Decision::Retry(delay) => delay,
         };
-        let mut event: Event<'_> = self.failure_event(EventKind::Retry);
-        event.delay = delay;
-        event.classification = Some(*classification);
-        self.emit(event, now);
-
+        if self.observed() {
+            let mut event: Event<'_> = self.failure_event(EventKind::Retry);
+            event.delay = delay;
+            event.classification = Some(*classification);
+            self.emit(event, now);
+        }
         if self.hooks.should_abort() {
             self.abort(now);
             return Action::Done;
@@ -999,40 +1173,39 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
 
     /// Asks for the pending retry's sleep, cut to the time left at `now`; a
     /// zero sleep is skipped.
+    #[inline]
     fn sleep(&mut self, now: Duration) -> Action {
-        let delay = self
-            .run
-            .prev_delay
-            .unwrap_or_default()
-            .min(self.remaining(now));
+        let delay = self.pending_delay().min(self.remaining(now));
         self.phase = Phase::Sleeping;
         if delay.is_zero() {
             return self.resume(now);
         }
-        self.run.sleep = delay;
         Action::Sleep(delay)
     }
 
     /// Stops with `reason`, reporting the last failure in the event.
     fn stop_after_failure(&mut self, reason: StopReason, now: Duration) {
-        self.run.stop = Some(reason);
+        self.stop = Some(reason);
         self.phase = Phase::Done;
-        let mut event = self.failure_event(reason.event_kind());
-        event.stop_reason = Some(reason);
-        self.emit(event, now);
-        self.attempt_end(AttemptDecision::Stop, None, now);
+        if self.observed() {
+            let mut event = self.failure_event(reason.event_kind());
+            event.stop_reason = Some(reason);
+            self.emit(event, now);
+            self.attempt_end(AttemptDecision::Stop, None, now);
+        }
     }
 
+    #[cold]
     fn abort(&mut self, now: Duration) {
-        self.run.now = now;
+        self.now = now;
         // An attempt whose fate was not yet reported ends here.
         let attempt_running = matches!(
             self.phase,
             Phase::Attempting | Phase::Deciding | Phase::Sleeping
         );
-        self.run.stop = Some(StopReason::Aborted);
+        self.stop = Some(StopReason::Aborted);
         self.phase = Phase::Done;
-        let mut event = Event::new(EventKind::Aborted, self.run.current.number);
+        let mut event = Event::new(EventKind::Aborted, self.attempt);
         event.stop_reason = Some(StopReason::Aborted);
         self.emit(event, now);
         if attempt_running {
@@ -1040,23 +1213,13 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
     }
 
-    /// The `err` tag of a failure: the classifier's tag, else the error's
-    /// type name (looked up only when something reads events).
-    fn err_tag(&self, classification: &Classification, cause: Cause) -> Option<&'static str> {
-        match (classification.tag, cause) {
-            (Some(tag), _) => Some(tag),
-            (None, Cause::Error) => self.last_error_type.map(|name| name()),
-            (None, Cause::Result) => None,
-        }
-    }
-
     fn failure_event(&self, kind: EventKind) -> Event<'static> {
-        let mut event = Event::new(kind, self.run.current.number);
-        if let Some((c, cause)) = &self.run.last {
-            event.class = Some(c.class);
-            event.cause = Some(*cause);
+        let mut event = Event::new(kind, self.attempt);
+        if let Some(f) = &self.failures {
+            event.class = Some(f.last.class);
+            event.cause = Some(f.cause);
             if self.observed() {
-                event.error_type = self.err_tag(c, *cause);
+                event.error_type = f.err_tag();
             }
         }
         event
@@ -1071,7 +1234,7 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             return;
         }
         event.operation = self.operation;
-        event.elapsed = self.run.elapsed(now);
+        event.elapsed = self.elapsed(now);
         #[cfg(feature = "alloc")]
         if let Some(recorder) = &self.recorder {
             recorder.on_event(&event);
@@ -1088,16 +1251,16 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
         }
         let last = match decision {
             AttemptDecision::Success => None,
-            _ => self.run.last.as_ref(),
+            _ => self.failures.as_ref(),
         };
         let end = AttemptEnd {
-            attempt: self.run.current.number,
+            attempt: self.attempt,
             operation: self.operation,
-            elapsed: self.run.elapsed(now),
+            elapsed: self.elapsed(now),
             decision,
-            classification: last.map(|(c, _)| c),
-            cause: last.map(|(_, cause)| *cause),
-            stop_reason: self.run.stop,
+            classification: last.map(|f| &f.last),
+            cause: last.map(|f| f.cause),
+            stop_reason: self.stop,
             delay,
         };
         #[cfg(feature = "alloc")]
@@ -1105,6 +1268,18 @@ impl<'a, C, R, H: Hooks, T, E> Execution<'a, C, R, H, T, E> {
             recorder.on_attempt_end(&end);
         }
         self.hooks.on_attempt_end(&end);
+    }
+}
+
+impl Failures {
+    /// The `err` tag of the last failure: the classifier's tag, else the
+    /// error's type name.
+    fn err_tag(&self) -> Option<&'static str> {
+        match (self.last.tag, self.cause) {
+            (Some(tag), _) => Some(tag),
+            (None, Cause::Error) => self.error_type.map(|name| name()),
+            (None, Cause::Result) => None,
+        }
     }
 }
 

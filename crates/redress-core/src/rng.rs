@@ -29,7 +29,9 @@ pub struct FastRng {
 }
 
 impl FastRng {
-    /// A generator with a fresh seed.
+    /// A generator with a fresh seed, drawn when it first draws a number
+    /// (making one costs nothing, so a call that never jitters never seeds
+    /// one).
     ///
     /// With `std`, seeds come from a per-thread stream started from the
     /// process's random hash keys, so processes and threads differ. Without
@@ -38,12 +40,12 @@ impl FastRng {
     /// something that differs between devices (a serial number, a hardware
     /// random number), or devices that fail together retry together.
     #[inline]
-    pub fn new() -> Self {
-        FastRng::seeded(fresh_seed())
+    pub const fn new() -> Self {
+        FastRng { state: UNSEEDED }
     }
 
-    /// Mixes `entropy` into the seeds of every later [`FastRng::new`] (in
-    /// every thread). Without `std`, call it once at startup with something
+    /// Mixes `entropy` into the seeds of every [`FastRng::new`] that has
+    /// not drawn yet (in every thread). Without `std`, call it once at startup with something
     /// that differs between devices; with `std` it is rarely needed.
     ///
     /// Only on targets with 64-bit atomics: elsewhere there is nowhere to
@@ -67,12 +69,15 @@ impl FastRng {
     #[inline]
     pub const fn seeded(seed: u64) -> Self {
         FastRng {
-            state: splitmix64(seed),
+            state: seeded_state(seed),
         }
     }
 
     #[inline]
     fn step(&mut self) -> u64 {
+        if self.state == UNSEEDED {
+            self.state = seeded_state(fresh_seed());
+        }
         self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
         let product =
             u128::from(self.state).wrapping_mul(u128::from(self.state ^ 0xe703_7ed1_a0b4_28db));
@@ -120,6 +125,18 @@ impl SeedableRng for FastRng {
 
     fn seed_from_u64(state: u64) -> Self {
         FastRng::seeded(state)
+    }
+}
+
+/// The state of a generator that has not drawn its fresh seed yet.
+const UNSEEDED: u64 = 0;
+
+/// The state a seed starts from: never [`UNSEEDED`].
+#[inline]
+const fn seeded_state(seed: u64) -> u64 {
+    match splitmix64(seed) {
+        UNSEEDED => 0x5eed_5eed_5eed_5eed,
+        state => state,
     }
 }
 
@@ -219,7 +236,11 @@ mod tests {
 
     #[test]
     fn fresh_generators_differ() {
-        assert_ne!(FastRng::new(), FastRng::new());
+        let (mut a, mut b) = (FastRng::new(), FastRng::new());
+        // Unseeded until they draw, so making them costs nothing.
+        assert_eq!(a, b);
+        assert_ne!(a.next_u64(), b.next_u64());
+        assert_ne!(a, b);
     }
 
     #[test]

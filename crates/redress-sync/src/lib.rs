@@ -33,9 +33,9 @@
 use std::error::Error;
 
 use redress_core::{
-    Action, Attempt, BlockingSleeper, Bound, Classifier, Clock, ErrorClassifier, Hooks,
-    NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, Slot, SystemClock,
-    ThreadSleeper,
+    Action, Attempt, BlockingSleeper, Bound, CallSite, Classifier, Clock, Ending, ErrorClassifier,
+    Execution, Hooks, NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, Slot,
+    SystemClock, ThreadSleeper, ToOutcome, ToResult,
 };
 
 /// Runs operations under a policy, blocking the current thread.
@@ -77,7 +77,7 @@ pub trait BlockingPolicy<C, R> {
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.run_blocking(|_| operation(), false).into_result()
+        self.run_blocking::<ToResult, _, _, _>(|_| operation())
     }
 
     /// Runs `operation` like [`call`](Self::call) and returns the whole
@@ -88,7 +88,7 @@ pub trait BlockingPolicy<C, R> {
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.execute_with(|_| operation())
+        self.run_blocking::<ToOutcome, _, _, _>(|_| operation())
     }
 
     /// Like [`call`](Self::call), handing each attempt its [`Attempt`]
@@ -99,7 +99,7 @@ pub trait BlockingPolicy<C, R> {
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.run_blocking(operation, false).into_result()
+        self.run_blocking::<ToResult, _, _, _>(operation)
     }
 
     /// Like [`execute`](Self::execute), handing each attempt its
@@ -110,28 +110,29 @@ pub trait BlockingPolicy<C, R> {
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.run_blocking(operation, true)
+        self.run_blocking::<ToOutcome, _, _, _>(operation)
     }
 
-    /// The runner. `success_elapsed: false` lets a call that succeeds with
-    /// nobody watching skip its last clock reading (its outcome's `elapsed`
-    /// is then not measured; `call` discards it on success).
+    /// The runner: runs `operation` and ends the call as `End` says.
     #[doc(hidden)]
-    fn run_blocking<T, E, F>(&self, operation: F, success_elapsed: bool) -> Outcome<T, E>
+    fn run_blocking<End, T, E, F>(&self, operation: F) -> End::Output
     where
+        End: Ending<T, E>,
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>;
 }
 
 impl<C, R> BlockingPolicy<C, R> for Policy<C, R> {
-    fn run_blocking<T, E, F>(&self, operation: F, success_elapsed: bool) -> Outcome<T, E>
+    #[inline]
+    fn run_blocking<End, T, E, F>(&self, operation: F) -> End::Output
     where
+        End: Ending<T, E>,
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        self.bind().run_blocking(operation, success_elapsed)
+        run::<End, _, _, _, _, _, _, _, _>(self, &ThreadSleeper, &SystemClock, operation)
     }
 }
 
@@ -141,37 +142,60 @@ where
     S: Slot<ThreadSleeper, Value: BlockingSleeper>,
     K: Slot<SystemClock, Value: Clock>,
 {
-    fn run_blocking<T, E, F>(&self, mut operation: F, success_elapsed: bool) -> Outcome<T, E>
+    #[inline]
+    fn run_blocking<End, T, E, F>(&self, operation: F) -> End::Output
     where
+        End: Ending<T, E>,
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
     {
-        #[cfg(feature = "tracing")]
-        let span = redress_core::call_span(self.operation_name());
-        #[cfg(feature = "tracing")]
-        let _in_span = span.enter();
         let clock = self.clock_ref().resolve(&SystemClock);
         let sleeper = self.sleeper_ref().resolve(&ThreadSleeper);
-        let mut rng = self.rng();
-        let start = clock.now();
-        let mut exec = self.execution(start);
-        exec.measure_success(success_elapsed);
-        let mut action = exec.begin(start);
-        loop {
-            action = match action {
-                Action::Attempt(attempt) => exec.record(operation(attempt), clock, &mut rng),
-                Action::SleepHooks => {
-                    let decision = exec.pending_sleep().run_hooks_blocking();
-                    exec.sleep_decided(decision, clock.now())
-                }
-                Action::Sleep(delay) => {
-                    sleeper.sleep(delay);
-                    exec.resume(clock.now())
-                }
-                Action::Done => return exec.take_outcome(),
-            };
-        }
+        run::<End, _, _, _, _, _, _, _, _>(self, sleeper, clock, operation)
+    }
+}
+
+/// The blocking runner: calls, runs the sleep hooks, sleeps, and tells the
+/// engine; every decision is the engine's.
+#[inline]
+fn run<End, Site, C, R, T, E, F, Sl, Cl>(
+    site: &Site,
+    sleeper: &Sl,
+    clock: &Cl,
+    mut operation: F,
+) -> End::Output
+where
+    End: Ending<T, E>,
+    Site: CallSite<C, R> + ?Sized,
+    C: Classifier<E>,
+    R: ResultClassifier<T>,
+    F: FnMut(Attempt) -> Result<T, E>,
+    Sl: BlockingSleeper + ?Sized,
+    Cl: Clock + ?Sized,
+{
+    #[cfg(feature = "tracing")]
+    let span = redress_core::call_span(site.operation_name());
+    #[cfg(feature = "tracing")]
+    let _in_span = span.enter();
+    let mut rng = site.rng();
+    let start = clock.now();
+    let mut exec = Execution::new(site, start);
+    exec.measure_success(End::MEASURES_SUCCESS);
+    let mut action = exec.begin(start);
+    loop {
+        action = match action {
+            Action::Attempt(attempt) => exec.record(operation(attempt), clock, &mut rng),
+            Action::SleepHooks => {
+                let decision = exec.pending_sleep().run_hooks_blocking();
+                exec.sleep_decided(decision, clock.now())
+            }
+            Action::Sleep(delay) => {
+                sleeper.sleep(delay);
+                exec.resume(clock.now())
+            }
+            Action::Done => return End::end(&mut exec),
+        };
     }
 }
 

@@ -141,7 +141,7 @@ redress_core::async_policy! {
     /// # Ok(())
     /// # }
     /// ```
-    pub trait AsyncPolicy on Tokio
+    pub trait AsyncPolicy on Tokio = Tokio
 }
 
 /// Retries `operation` with the one-line defaults ([`Policy::default`]: the

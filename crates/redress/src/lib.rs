@@ -72,7 +72,8 @@ mod runtime;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-std"))))]
 pub use runtime::retry_async;
 pub use runtime::{
-    AsyncPolicy, DefaultRuntime, PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock,
+    AsyncPolicy, DEFAULT_RUNTIME, DefaultRuntime,
+    PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock,
 };
 #[cfg(all(feature = "tokio", feature = "async-std"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "tokio", feature = "async-std"))))]

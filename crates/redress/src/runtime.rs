@@ -29,6 +29,20 @@ pub type DefaultRuntime = EitherRuntime;
 #[cfg(not(any(feature = "tokio", feature = "async-std")))]
 pub type DefaultRuntime = PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
 
+/// The value of [`DefaultRuntime`] the entry points run on.
+#[cfg(all(feature = "tokio", not(feature = "async-std")))]
+pub const DEFAULT_RUNTIME: DefaultRuntime = redress_tokio::Tokio;
+/// The value of [`DefaultRuntime`] the entry points run on.
+#[cfg(all(not(feature = "tokio"), feature = "async-std"))]
+pub const DEFAULT_RUNTIME: DefaultRuntime = redress_async_std::AsyncStd;
+/// The value of [`DefaultRuntime`] the entry points run on.
+#[cfg(all(feature = "tokio", feature = "async-std"))]
+pub const DEFAULT_RUNTIME: DefaultRuntime = EitherRuntime;
+/// The value of [`DefaultRuntime`] the entry points run on.
+#[cfg(not(any(feature = "tokio", feature = "async-std")))]
+pub const DEFAULT_RUNTIME: DefaultRuntime =
+    PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
+
 /// Sleeps on tokio inside a tokio runtime and on async-std's timers
 /// elsewhere, and reads tokio's clock (which is the system clock outside a
 /// tokio runtime): the default runtime when both the `tokio` and
@@ -165,7 +179,7 @@ redress_core::async_policy! {
     /// # #[cfg(not(feature = "tokio"))]
     /// # fn main() {}
     /// ```
-    pub trait AsyncPolicy on DefaultRuntime
+    pub trait AsyncPolicy on DefaultRuntime = DEFAULT_RUNTIME
 }
 
 /// Retries `operation` on the enabled async runtime with the one-line
