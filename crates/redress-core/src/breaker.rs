@@ -30,7 +30,7 @@ use crate::class::{ErrorClass, PerClass};
 use crate::event::CircuitState;
 use crate::policy::ConfigError;
 use crate::time::duration_to_nanos;
-use crate::window::{AtomicU64, Ordering, Window};
+use crate::window::{AtomicU64, Ordering, Window, fence};
 
 const CLOSED: u64 = 0;
 const OPEN: u64 = 1;
@@ -546,12 +546,21 @@ impl CircuitBreaker {
         if state_of(word) != CLOSED || !self.trips_on(class) {
             return None;
         }
-        self.failures.add(now);
+        // A full bucket (`u32::MAX` failures, at least any threshold) cannot
+        // count one more; the sum below trips on it anyway.
+        let class_window = self
+            .class_threshold(class)
+            .map(|threshold| (self.class_failures.get(class), u64::from(threshold)));
+        let _ = self.failures.add(now);
+        if let Some((window, _)) = class_window {
+            let _ = window.add(now);
+        }
+        // Of two racing failures, the later one to pass the fence sees the
+        // other's count, so the threshold is reached by one of them.
+        fence(Ordering::SeqCst);
         let mut trip = self.failures.sum(now) >= self.failure_threshold;
-        if let Some(threshold) = self.class_threshold(class) {
-            let window = self.class_failures.get(class);
-            window.add(now);
-            trip |= window.sum(now) >= u64::from(threshold);
+        if let Some((window, threshold)) = class_window {
+            trip |= window.sum(now) >= threshold;
         }
         if !trip {
             return None;
@@ -789,6 +798,31 @@ mod tests {
         assert_eq!(early.record_success(s(31)), None);
         assert_eq!(b.state(), CircuitState::HalfOpen);
         probe.cancel(s(31));
+    }
+
+    #[test]
+    fn thresholds_beyond_two_to_the_24_are_reached() {
+        for threshold in [20_000_000, u32::MAX] {
+            let b = breaker(threshold);
+            // All but one of the failures at one instant, in one bucket.
+            b.failures.add_many(s(1), u64::from(threshold) - 1);
+            assert_eq!(b.failures(s(1)), u64::from(threshold) - 1);
+            assert_eq!(b.state(), CircuitState::Closed);
+            assert_eq!(
+                fail(&b, ErrorClass::Transient, s(1)).map(|t| t.to),
+                Some(CircuitState::Open),
+                "threshold {threshold}"
+            );
+        }
+        let b = CircuitBreaker::builder()
+            .class_threshold(ErrorClass::RateLimit, 20_000_000)
+            .failure_threshold(u32::MAX)
+            .build()
+            .unwrap();
+        b.class_failures
+            .get(ErrorClass::RateLimit)
+            .add_many(s(1), 19_999_999);
+        assert!(fail(&b, ErrorClass::RateLimit, s(1)).is_some());
     }
 
     #[test]
