@@ -19,6 +19,14 @@
 //! while closed touches nothing; recording a failure adds to a lock-free
 //! rolling window. Nothing allocates.
 //!
+//! The opening time lives in the state word to 8 ns, rounded up: a recovery
+//! timeout lasts exactly as configured for readings that are multiples of
+//! 8 ns and at most 7 ns longer otherwise, never shorter, for any reading up
+//! to `u64::MAX` nanoseconds after the clock's epoch (about 584 years).
+//! Later readings saturate there; a breaker opened at that point stays open
+//! until [`reset`](CircuitBreaker::reset), since no reading can show time
+//! passing.
+//!
 //! Only the probe's result moves a half-open breaker. A call admitted while
 //! the breaker was still closed, which finishes after it opened, does not
 //! count (the reference would let it close or reopen the breaker).
@@ -38,12 +46,35 @@ const HALF_OPEN: u64 = 2;
 const ISOLATED: u64 = 3;
 const STATE_MASK: u64 = 0b11;
 const PROBE: u64 = 0b100;
-const TIME_SHIFT: u32 = 3;
-const TIME_MAX: u64 = u64::MAX >> TIME_SHIFT;
+const PAYLOAD_SHIFT: u32 = 3;
+const PAYLOAD_MAX: u64 = u64::MAX >> PAYLOAD_SHIFT;
+/// An open word keeps its opening time in units of `1 << PAYLOAD_SHIFT`
+/// (8) nanoseconds, so the 61 bits hold every `u64` nanosecond reading.
+const GRAIN_SHIFT: u32 = PAYLOAD_SHIFT;
 
+/// A word: the state, the probe flag and 61 bits of payload (a generation
+/// while closed or half-open, the opening time while open).
 #[inline]
-fn pack(state: u64, probe: bool, opened_at: u64) -> u64 {
-    (opened_at.min(TIME_MAX) << TIME_SHIFT) | if probe { PROBE } else { 0 } | state
+fn pack(state: u64, probe: bool, payload: u64) -> u64 {
+    (payload.min(PAYLOAD_MAX) << PAYLOAD_SHIFT) | if probe { PROBE } else { 0 } | state
+}
+
+/// The open word for an opening at `now`: the time is rounded up to the
+/// next multiple of 8 ns, so the recovery timeout is never cut short.
+#[inline]
+fn opened(now: Duration) -> u64 {
+    let nanos = duration_to_nanos(now);
+    pack(OPEN, false, nanos.div_ceil(1 << GRAIN_SHIFT))
+}
+
+/// When the breaker of open word `word` opened, in nanoseconds. The last
+/// grain stands for `u64::MAX`, where readings saturate.
+#[inline]
+fn opened_at_of(word: u64) -> u64 {
+    match payload_of(word) {
+        PAYLOAD_MAX => u64::MAX,
+        grains => grains << GRAIN_SHIFT,
+    }
 }
 
 #[inline]
@@ -57,8 +88,8 @@ fn probe_of(word: u64) -> bool {
 }
 
 #[inline]
-fn opened_at_of(word: u64) -> u64 {
-    word >> TIME_SHIFT
+fn payload_of(word: u64) -> u64 {
+    word >> PAYLOAD_SHIFT
 }
 
 /// The closed word that follows `word`. A closed word carries a generation
@@ -69,7 +100,11 @@ fn opened_at_of(word: u64) -> u64 {
 /// resetting a closed breaker bumps it.
 #[inline]
 fn closed_after(word: u64) -> u64 {
-    pack(CLOSED, false, opened_at_of(word).wrapping_add(1) & TIME_MAX)
+    pack(
+        CLOSED,
+        false,
+        payload_of(word).wrapping_add(1) & PAYLOAD_MAX,
+    )
 }
 
 fn public_state(word: u64) -> CircuitState {
@@ -433,10 +468,7 @@ impl CircuitBreaker {
                         to: CircuitState::HalfOpen,
                         class: None,
                     };
-                    (
-                        pack(HALF_OPEN, true, opened_at_of(word)),
-                        Some(to_half_open),
-                    )
+                    (pack(HALF_OPEN, true, payload_of(word)), Some(to_half_open))
                 }
                 _ => {
                     if probe_of(word) {
@@ -524,7 +556,7 @@ impl CircuitBreaker {
         now: Duration,
     ) -> Option<Transition> {
         let cycle = self.current_probe(admission)?;
-        let opened = pack(OPEN, false, duration_to_nanos(now));
+        let opened = opened(now);
         self.transition(cycle, opened).then(|| {
             self.clear_failures();
             Transition {
@@ -565,7 +597,7 @@ impl CircuitBreaker {
         if !trip {
             return None;
         }
-        let opened = pack(OPEN, false, duration_to_nanos(now));
+        let opened = opened(now);
         // Only the caller whose compare-and-swap wins reports the opening.
         self.transition(word, opened).then(|| {
             self.clear_failures();
@@ -955,10 +987,46 @@ mod tests {
     }
 
     #[test]
-    fn huge_times_saturate() {
+    fn the_recovery_timeout_holds_at_any_time() {
+        // Openings past 2^61 ns (a clock counting from the Unix epoch gets
+        // there in 2043) up to the end of the range. The opening time is
+        // kept to 8 ns, rounded up: the timeout may last up to 7 ns longer,
+        // never shorter, and is exact for times that are multiples of 8 ns.
+        let nanos = Duration::from_nanos;
+        for opened in [
+            1u64 << 61,
+            (1 << 61) + 3,
+            1 << 63,
+            u64::MAX - 60_000_000_000,
+            u64::MAX - 30_000_000_009,
+        ] {
+            let b = breaker(1);
+            let t = nanos(opened);
+            fail(&b, ErrorClass::Transient, t);
+            let slack = Duration::from_nanos(opened.next_multiple_of(8) - opened);
+            let retry_in = b.try_acquire(t + s(10)).unwrap_err().retry_in.unwrap();
+            assert_eq!(retry_in, s(20) + slack, "opened at {opened}");
+            assert_eq!(b.time_until_probe(t + s(10)), Some(retry_in));
+            let early = t + s(30) + slack - nanos(1);
+            assert!(b.try_acquire(early).is_err(), "opened at {opened}");
+            let probe = b.try_acquire(t + s(30) + slack).unwrap();
+            assert!(probe.is_probe(), "opened at {opened}");
+            // A failed probe reopens it for another timeout, however late.
+            probe.record_failure(ErrorClass::Transient, t + s(30) + slack);
+            assert!(b.try_acquire(t + s(59)).is_err(), "opened at {opened}");
+        }
+    }
+
+    #[test]
+    fn time_stands_still_past_the_end_of_the_range() {
+        // Readings past u64::MAX ns saturate: a breaker opened there stays
+        // open (until reset), since no later reading can show time passing.
         let b = breaker(1);
         fail(&b, ErrorClass::Transient, Duration::MAX);
         assert_eq!(b.state(), CircuitState::Open);
-        assert!(b.try_acquire(Duration::MAX).is_err() || b.state() == CircuitState::HalfOpen);
+        let rejected = b.try_acquire(Duration::MAX).unwrap_err();
+        assert_eq!(rejected.retry_in, Some(s(30)));
+        b.reset();
+        assert!(b.try_acquire(Duration::MAX).is_ok());
     }
 }
