@@ -17,12 +17,19 @@
 //!
 //! The window keeps [`SLOTS`] buckets, one `AtomicU64` each: a 32-bit count
 //! (saturating at `u32::MAX`, which no budget cap or breaker threshold
-//! exceeds) and a 32-bit tag of the bucket's *lap* (`epoch / SLOTS`), which
-//! with the slot index (`epoch % SLOTS`) identifies the epoch. Two more
-//! words hold the full 64-bit epoch of the newest bucket (`latest`) and how
-//! far the slots have been swept for it (`swept`), so time never wraps: any
-//! reading up to `u64::MAX` nanoseconds (about 584 years; later readings
-//! saturate there) and any idle gap work.
+//! exceeds), an 8-bit *stamp* and a 24-bit tag of the bucket's *lap*
+//! (`epoch / SLOTS`), which with the slot index (`epoch % SLOTS`) identifies
+//! the epoch. Two more words hold the full 64-bit epoch of the newest bucket
+//! (`latest`) and how far the slots have been swept for it (`swept`), so
+//! time never wraps: any reading up to `u64::MAX` nanoseconds (about 584
+//! years; later readings saturate there) and any idle gap work.
+//!
+//! The stamp lets one window serve successive *cycles* (the breaker's closed
+//! cycles): counts and sums of one stamp ignore buckets of another, and a
+//! bucket of another stamp is replaced only after the caller confirmed its
+//! own cycle is still current. A late event of an ended cycle therefore
+//! never shows in the next one; budgets and adaptive strategies use stamp 0
+//! throughout.
 //!
 //! # Moving forward
 //!
@@ -84,7 +91,9 @@ const SLOT_COUNT: usize = SLOTS as usize;
 
 const COUNT_BITS: u32 = 32;
 const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
-const TAG_MASK: u64 = u64::MAX >> COUNT_BITS;
+const STAMP_SHIFT: u32 = COUNT_BITS;
+const TAG_SHIFT: u32 = STAMP_SHIFT + 8;
+const TAG_MASK: u64 = u64::MAX >> TAG_SHIFT;
 
 /// The tag of `epoch`'s lap.
 #[inline]
@@ -93,18 +102,41 @@ fn tag(epoch: u64) -> u64 {
 }
 
 #[inline]
-fn pack(epoch: u64, count: u64) -> u64 {
-    (tag(epoch) << COUNT_BITS) | count.min(COUNT_MAX)
+fn pack(epoch: u64, stamp: u8, count: u64) -> u64 {
+    (tag(epoch) << TAG_SHIFT) | (u64::from(stamp) << STAMP_SHIFT) | count.min(COUNT_MAX)
 }
 
 #[inline]
 fn tag_of(word: u64) -> u64 {
-    word >> COUNT_BITS
+    word >> TAG_SHIFT
+}
+
+#[inline]
+fn stamp_of(word: u64) -> u8 {
+    // The stamp is the byte above the count.
+    (word >> STAMP_SHIFT).to_le_bytes()[0]
 }
 
 #[inline]
 fn count_of(word: u64) -> u64 {
     word & COUNT_MAX
+}
+
+/// Whether `word` holds `stamp`'s count of `epoch`'s bucket.
+#[inline]
+fn holds(word: u64, epoch: u64, stamp: u8) -> bool {
+    tag_of(word) == tag(epoch) && stamp_of(word) == stamp
+}
+
+/// What became of an event counted with a stamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counted {
+    /// Counted under this epoch.
+    At(u64),
+    /// Not counted: its bucket already holds `u32::MAX` events.
+    Full,
+    /// Not counted: the caller's cycle has ended.
+    Stale,
 }
 
 /// A rolling count of events.
@@ -214,7 +246,7 @@ impl Window {
             // or after a gap of more than `SLOTS` the one of its lap that
             // is still in range.
             let held = to.saturating_sub(to.saturating_sub(entering) & SLOT_MASK);
-            let empty = pack(held, 0);
+            let empty = pack(held, 0, 0);
             let slot = self.slot(entering);
             loop {
                 let word = slot.load(Ordering::Acquire);
@@ -238,6 +270,22 @@ impl Window {
     /// (for [`Window::remove`]), or `None` if its bucket is full
     /// (`u32::MAX` events) and it could not be counted.
     pub(crate) fn add(&self, now: Duration) -> Option<u64> {
+        match self.add_stamped(now, 0, || true) {
+            Counted::At(epoch) => Some(epoch),
+            Counted::Full | Counted::Stale => None,
+        }
+    }
+
+    /// Counts one event of the cycle stamped `stamp` at `now`. Before
+    /// replacing a bucket that holds another stamp's count, asks `current`
+    /// whether the caller's cycle is still the current one; if not, the
+    /// event is dropped ([`Counted::Stale`]).
+    pub(crate) fn add_stamped(
+        &self,
+        now: Duration,
+        stamp: u8,
+        current: impl Fn() -> bool,
+    ) -> Counted {
         let reading = self.epoch(now);
         loop {
             let latest = self.settle();
@@ -261,19 +309,25 @@ impl Window {
             if self.latest.load(Ordering::Acquire) != latest {
                 continue;
             }
-            let next = if tag_of(word) == tag(epoch) {
+            let next = if holds(word, epoch, stamp) {
                 if count_of(word) >= COUNT_MAX {
-                    return None;
+                    return Counted::Full;
                 }
-                pack(epoch, count_of(word).saturating_add(1))
+                pack(epoch, stamp, count_of(word).saturating_add(1))
             } else {
-                pack(epoch, 1)
+                // Another stamp's count of this very bucket may belong to a
+                // newer cycle: the word was read first, so if it does, the
+                // caller sees its cycle ended.
+                if tag_of(word) == tag(epoch) && count_of(word) != 0 && !current() {
+                    return Counted::Stale;
+                }
+                pack(epoch, stamp, 1)
             };
             if slot
                 .compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                return Some(epoch);
+                return Counted::At(epoch);
             }
         }
     }
@@ -284,10 +338,10 @@ impl Window {
         let slot = self.slot(epoch);
         let mut word = slot.load(Ordering::Acquire);
         loop {
-            if tag_of(word) != tag(epoch) || count_of(word) == 0 {
+            if !holds(word, epoch, 0) || count_of(word) == 0 {
                 return;
             }
-            let next = pack(epoch, count_of(word).saturating_sub(1));
+            let next = pack(epoch, 0, count_of(word).saturating_sub(1));
             match slot.compare_exchange(word, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return,
                 Err(actual) => word = actual,
@@ -299,17 +353,22 @@ impl Window {
     /// more than the kept history is answered as of the oldest bucket
     /// kept.
     pub(crate) fn sum(&self, now: Duration) -> u64 {
-        self.view(self.epoch(now), false).unwrap_or(0)
+        self.view(self.epoch(now), 0, false).unwrap_or(0)
+    }
+
+    /// [`Window::sum`] of the cycle stamped `stamp`.
+    pub(crate) fn sum_stamped(&self, now: Duration, stamp: u8) -> u64 {
+        self.view(self.epoch(now), stamp, false).unwrap_or(0)
     }
 
     /// The events counted in the window seen from `now`, or `None` if
     /// `now` lags the newest reading by more than the kept history, so the
     /// buckets it needs may be gone.
     pub(crate) fn sum_exact(&self, now: Duration) -> Option<u64> {
-        self.view(self.epoch(now), true)
+        self.view(self.epoch(now), 0, true)
     }
 
-    fn view(&self, reading: u64, exact: bool) -> Option<u64> {
+    fn view(&self, reading: u64, stamp: u8, exact: bool) -> Option<u64> {
         loop {
             let latest = self.settle();
             let oldest_exact = latest.saturating_sub(self.lag);
@@ -327,7 +386,7 @@ impl Window {
                 // At most `SLOTS` buckets: `first > latest - SLOTS`.
                 for bucket in first..=latest {
                     let word = self.slot(bucket).load(Ordering::Acquire);
-                    if tag_of(word) == tag(bucket) {
+                    if holds(word, bucket, stamp) {
                         total = total.saturating_add(count_of(word));
                     }
                 }
@@ -342,12 +401,28 @@ impl Window {
         }
     }
 
-    /// Forgets every event.
-    pub(crate) fn clear(&self) {
+    /// Forgets the events of every stamp but `keep`, for as long as
+    /// `current` says `keep`'s cycle is current (a later cycle's events are
+    /// left alone).
+    pub(crate) fn clear_except(&self, keep: u8, current: impl Fn() -> bool) {
         for slot in &self.slots {
-            let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
-                (count_of(word) != 0).then_some(word & !COUNT_MAX)
-            });
+            let mut word = slot.load(Ordering::Acquire);
+            while count_of(word) != 0 && stamp_of(word) != keep {
+                // The word was read first: if it is a later cycle's, the
+                // check below sees that cycle.
+                if !current() {
+                    return;
+                }
+                match slot.compare_exchange(
+                    word,
+                    word & !COUNT_MAX,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => word = actual,
+                }
+            }
         }
     }
 
@@ -357,7 +432,10 @@ impl Window {
         let epoch = self.add(now).unwrap();
         let slot = self.slot(epoch);
         let word = slot.load(Ordering::Acquire);
-        slot.store(pack(epoch, count_of(word) + n - 1), Ordering::Release);
+        slot.store(
+            pack(epoch, stamp_of(word), count_of(word) + n - 1),
+            Ordering::Release,
+        );
     }
 }
 
@@ -394,7 +472,7 @@ mod tests {
             let w = Window::new(window);
             let step = window.as_nanos() as u64 / 7 + 1;
             for start in (0..5).map(|k| 1_000 + k * step) {
-                w.clear();
+                w.clear_except(1, || true);
                 w.add(ns(start));
                 let last = start + window.as_nanos() as u64 - 1;
                 assert_eq!(w.sum(ns(last)), 1, "{window:?} from {start}");
@@ -454,6 +532,46 @@ mod tests {
         assert_eq!(w.sum(ms(4900)), 3);
         assert_eq!(w.sum(ms(5000)), 3);
         assert_eq!(w.sum(ms(5100)), 1);
+    }
+
+    #[test]
+    fn stamps_keep_cycles_apart() {
+        let w = Window::new(ms(1600));
+        assert_eq!(w.add_stamped(ms(0), 1, || true), Counted::At(0));
+        assert_eq!(w.add_stamped(ms(0), 1, || true), Counted::At(0));
+        assert_eq!(w.add_stamped(ms(100), 1, || true), Counted::At(1));
+        assert_eq!(w.sum_stamped(ms(100), 1), 3);
+        assert_eq!(w.sum_stamped(ms(100), 2), 0);
+        assert_eq!(w.sum(ms(100)), 0);
+        // A late event of an ended cycle may not replace a newer cycle's
+        // count of the same bucket...
+        assert_eq!(w.add_stamped(ms(10), 2, || false), Counted::Stale);
+        assert_eq!(w.sum_stamped(ms(100), 1), 3);
+        // ...but where the bucket is free it is counted under its own
+        // stamp, which the newer cycle does not see.
+        assert_eq!(w.add_stamped(ms(250), 2, || false), Counted::At(2));
+        assert_eq!(w.sum_stamped(ms(250), 1), 3);
+        assert_eq!(w.sum_stamped(ms(250), 2), 1);
+        // The current cycle replaces an older one's count.
+        assert_eq!(w.add_stamped(ms(250), 1, || true), Counted::At(2));
+        assert_eq!(w.sum_stamped(ms(250), 1), 4);
+        assert_eq!(w.sum_stamped(ms(250), 2), 0);
+    }
+
+    #[test]
+    fn a_clear_for_an_ended_cycle_leaves_the_next_ones_counts() {
+        let w = Window::new(ms(1600));
+        w.add_stamped(ms(0), 1, || true);
+        w.add_stamped(ms(100), 2, || true);
+        // Cycle 1's clear running after cycle 2 began: it stops at the
+        // first count it would take from another cycle.
+        w.clear_except(1, || false);
+        assert_eq!(w.sum_stamped(ms(100), 1), 1);
+        assert_eq!(w.sum_stamped(ms(100), 2), 1);
+        // Cycle 2's clear, while current, forgets everything else.
+        w.clear_except(2, || true);
+        assert_eq!(w.sum_stamped(ms(100), 1), 0);
+        assert_eq!(w.sum_stamped(ms(100), 2), 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
-use redress_core::breaker::CircuitBreaker;
+use redress_core::breaker::{Admission, Breaker, CallResult, CircuitBreaker};
 use redress_core::budget::{Budget, RollingBudget};
 use redress_core::{CircuitState, ErrorClass};
 
@@ -239,5 +239,78 @@ fn failures_in_different_buckets_open_the_breaker() {
         let opened: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         assert_eq!(opened.iter().filter(|&&o| o).count(), 1, "{opened:?}");
         assert_eq!(b.state(), CircuitState::Open);
+    });
+}
+
+/// A breaker opening at two failures, probing after one second.
+fn breaker_of_two() -> Arc<CircuitBreaker> {
+    Arc::new(
+        CircuitBreaker::builder()
+            .failure_threshold(2)
+            .recovery_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Records a failure of `admission` at `now` on a new thread.
+fn fail_on_thread(
+    b: &Arc<CircuitBreaker>,
+    admission: Admission,
+    now: Duration,
+) -> thread::JoinHandle<()> {
+    let b = b.clone();
+    thread::spawn(move || {
+        let _ = b.record(&admission, CallResult::Failure(ErrorClass::Transient), now);
+    })
+}
+
+/// Admits a call at `now`, records a failure and says whether it opened the
+/// breaker.
+fn fresh_failure(b: &CircuitBreaker, now: Duration) -> bool {
+    let admission = Breaker::acquire(b, now).unwrap();
+    b.record(&admission, CallResult::Failure(ErrorClass::Transient), now)
+        .is_some()
+}
+
+#[test]
+fn a_call_from_before_an_outage_never_counts_after_it() {
+    // Three calls are admitted while the breaker is closed. A slow one's
+    // failure races the other two failing (which opens the breaker) and a
+    // probe closing it again. Wherever it lands, the new closed cycle starts
+    // from zero: one fresh failure does not reopen the breaker.
+    model(|| {
+        let b = breaker_of_two();
+        let t = Duration::from_secs(1);
+        let slow = Breaker::acquire(&*b, t).unwrap();
+        let first = Breaker::acquire(&*b, t).unwrap();
+        let second = Breaker::acquire(&*b, t).unwrap();
+        let late = fail_on_thread(&b, slow, Duration::from_secs(4));
+        let failure = CallResult::Failure(ErrorClass::Transient);
+        let _ = b.record(&first, failure, t);
+        let _ = b.record(&second, failure, t);
+        assert_eq!(b.state(), CircuitState::Open);
+        // The slow call's failure may be the one that opened it, at 4 s.
+        let later = Duration::from_secs(6);
+        let probe = Breaker::acquire(&*b, later).unwrap();
+        assert!(probe.probe);
+        assert!(b.record(&probe, CallResult::Success, later).is_some());
+        assert!(!fresh_failure(&b, later), "one fresh failure reopened it");
+        late.join().unwrap();
+        assert_eq!(b.state(), CircuitState::Closed);
+    });
+}
+
+#[test]
+fn a_call_from_before_a_reset_never_counts_after_it() {
+    model(|| {
+        let b = breaker_of_two();
+        let t = Duration::from_secs(1);
+        let before = Breaker::acquire(&*b, t).unwrap();
+        let late = fail_on_thread(&b, before, t);
+        b.reset();
+        late.join().unwrap();
+        assert!(!fresh_failure(&b, t), "one fresh failure reopened it");
+        assert_eq!(b.state(), CircuitState::Closed);
     });
 }
