@@ -10,7 +10,10 @@
 //! the budget runs dry and calls fail fast with `BUDGET_EXHAUSTED` instead of
 //! piling on.
 //!
-//! Two budgets are provided, both lock-free and allocation-free:
+//! Two budgets are provided, both lock-free and allocation-free (a
+//! withdrawal is one compare-and-swap, one sequentially consistent fence and
+//! a pass over the 17 buckets of its window; a refusal takes itself back
+//! with one more compare-and-swap):
 //!
 //! - [`RollingBudget`] (the reference's): at most `max_retries` retries in
 //!   any rolling `window`. Simple and predictable, but a fixed count is too

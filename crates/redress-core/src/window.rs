@@ -58,8 +58,19 @@
 //! `swept`, the slot) and one more of `latest`; once per bucket width, the
 //! first event of a new bucket also publishes it and empties the slot it
 //! takes over. Reading is a pass over the buckets in view (17 for a current
-//! reading) between two loads of `latest`. No lock, no allocation: 34 words
-//! per window.
+//! reading) between two loads of `latest`. No lock, no allocation: 37
+//! words per window (34 atomic ones and the window's geometry).
+//!
+//! # Finite tags
+//!
+//! A count lands only by a compare-and-swap against the slot word it read,
+//! and the sweep replaces every slot's word each time the window passes
+//! it, so a stale view of a slot never succeeds. The tags are finite,
+//! though: a thread stalled between reading a slot and its compare-and-swap
+//! while the window moves on by 2^29 buckets (2^24 laps: over nine hours for
+//! a 1 ms window, whose buckets are 62.5 us) could find the same word again
+//! and count its event once in the wrong bucket; likewise for a stamp whose
+//! owner goes through 256 cycles meanwhile.
 
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU64, Ordering, fence};
