@@ -55,11 +55,12 @@
 //!
 //! # Time
 //!
-//! The opening time lives in the state word to 8 ns, rounded up: a recovery
-//! timeout lasts exactly as configured for readings that are multiples of
-//! 8 ns and at most 7 ns longer otherwise, never shorter, for any reading up
-//! to `u64::MAX` nanoseconds after the clock's epoch (about 584 years).
-//! Later readings saturate there; a breaker opened at that point stays open
+//! The opening time lives in the state word, exactly to the nanosecond for
+//! readings below 2^61 - 2^54 ns (about 72 years after the clock's epoch),
+//! so the recovery timeout is exact there; for later readings, up to
+//! `u64::MAX` nanoseconds (about 584 years), it is kept to 1024 ns, rounded
+//! up, so the timeout lasts at most 1023 ns longer, never shorter. Later
+//! readings saturate at `u64::MAX` ns; a breaker opened there stays open
 //! until [`reset`](CircuitBreaker::reset), since no reading can show time
 //! passing. Failures are counted in rolling windows with the precision
 //! described in `docs/resilience.md`.
@@ -81,9 +82,17 @@ const STATE_MASK: u64 = 0b11;
 const PROBE: u64 = 0b100;
 const PAYLOAD_SHIFT: u32 = 3;
 const PAYLOAD_MAX: u64 = u64::MAX >> PAYLOAD_SHIFT;
-/// An open word keeps its opening time in units of `1 << PAYLOAD_SHIFT`
-/// (8) nanoseconds, so the 61 bits hold every `u64` nanosecond reading.
-const GRAIN_SHIFT: u32 = PAYLOAD_SHIFT;
+/// An open word keeps its opening time in nanoseconds below this reading
+/// (2^61 - 2^54 ns, about 72 years after the clock's epoch)...
+const EXACT_BELOW: u64 = (1 << 61) - (1 << 54);
+/// ...and in grains of `1 << GRAIN_SHIFT` (1024) ns from there on, so the 61
+/// bits hold every `u64` reading: the last one, `u64::MAX`, rounds up to
+/// `EXACT_BELOW + (2^54 - 2^51 + 2^44) × 1024`, still below `PAYLOAD_MAX`.
+const GRAIN_SHIFT: u32 = 10;
+const _: () = assert!(
+    EXACT_BELOW + (u64::MAX - EXACT_BELOW).div_ceil(1 << GRAIN_SHIFT) < PAYLOAD_MAX,
+    "every reading's opening time fits the payload"
+);
 
 /// A word: the state, the probe flag and 61 bits of payload (a generation
 /// while closed or half-open, the opening time while open).
@@ -92,21 +101,28 @@ fn pack(state: u64, probe: bool, payload: u64) -> u64 {
     (payload.min(PAYLOAD_MAX) << PAYLOAD_SHIFT) | if probe { PROBE } else { 0 } | state
 }
 
-/// The open word for an opening at `now`: the time is rounded up to the
-/// next multiple of 8 ns, so the recovery timeout is never cut short.
+/// The open word for an opening at `now`: exact below [`EXACT_BELOW`],
+/// rounded up to the next grain beyond, so the recovery timeout is never
+/// cut short.
 #[inline]
 fn opened(now: Duration) -> u64 {
     let nanos = duration_to_nanos(now);
-    pack(OPEN, false, nanos.div_ceil(1 << GRAIN_SHIFT))
+    let payload = match nanos.checked_sub(EXACT_BELOW) {
+        None => nanos,
+        Some(beyond) => EXACT_BELOW.saturating_add(beyond.div_ceil(1 << GRAIN_SHIFT)),
+    };
+    pack(OPEN, false, payload)
 }
 
-/// When the breaker of open word `word` opened, in nanoseconds. The last
-/// grain stands for `u64::MAX`, where readings saturate.
+/// When the breaker of open word `word` opened, in nanoseconds; the grain
+/// that `u64::MAX` rounds up to stands for `u64::MAX` itself, where readings
+/// saturate.
 #[inline]
 fn opened_at_of(word: u64) -> u64 {
-    match payload_of(word) {
-        PAYLOAD_MAX => u64::MAX,
-        grains => grains << GRAIN_SHIFT,
+    let payload = payload_of(word);
+    match payload.checked_sub(EXACT_BELOW) {
+        None => payload,
+        Some(grains) => EXACT_BELOW.saturating_add(grains.saturating_mul(1 << GRAIN_SHIFT)),
     }
 }
 
@@ -1089,23 +1105,45 @@ mod tests {
     }
 
     #[test]
+    fn the_recovery_timeout_is_exact_at_any_nanosecond() {
+        // Opened at arbitrary nanoseconds (as a clock on a runtime's paused
+        // time reads), the probe is admitted exactly `recovery_timeout`
+        // later, not a nanosecond sooner or later.
+        for opened in [
+            1_000_000_003u64,
+            86_400_000_000_007,
+            (1 << 61) - (1 << 54) - 1,
+        ] {
+            let b = breaker(1);
+            let t = Duration::from_nanos(opened);
+            fail(&b, ErrorClass::Transient, t);
+            assert_eq!(b.time_until_probe(t + s(10)), Some(s(20)), "{opened}");
+            let early = t + s(30) - Duration::from_nanos(1);
+            assert!(b.try_acquire(early).is_err(), "opened at {opened}");
+            assert!(b.try_acquire(t + s(30)).unwrap().is_probe(), "{opened}");
+        }
+    }
+
+    #[test]
     fn the_recovery_timeout_holds_at_any_time() {
         // Openings past 2^61 ns (a clock counting from the Unix epoch gets
-        // there in 2043) up to the end of the range. The opening time is
-        // kept to 8 ns, rounded up: the timeout may last up to 7 ns longer,
-        // never shorter, and is exact for times that are multiples of 8 ns.
+        // there in 2043) up to the end of the range. Beyond about 72 years
+        // the opening time is kept to 1024 ns, rounded up: the timeout may
+        // last up to 1023 ns longer there, never shorter.
         let nanos = Duration::from_nanos;
         for opened in [
             1u64 << 61,
             (1 << 61) + 3,
             1 << 63,
             u64::MAX - 60_000_000_000,
-            u64::MAX - 30_000_000_009,
+            u64::MAX - 30_000_004_099,
         ] {
             let b = breaker(1);
             let t = nanos(opened);
             fail(&b, ErrorClass::Transient, t);
-            let slack = Duration::from_nanos(opened.next_multiple_of(8) - opened);
+            let grains_from = (1u64 << 61) - (1 << 54);
+            let rounded = grains_from + (opened - grains_from).next_multiple_of(1024);
+            let slack = nanos(rounded - opened);
             let retry_in = b.try_acquire(t + s(10)).unwrap_err().retry_in.unwrap();
             assert_eq!(retry_in, s(20) + slack, "opened at {opened}");
             assert_eq!(b.time_until_probe(t + s(10)), Some(retry_in));
