@@ -10,18 +10,60 @@
 //! breaker, its failure opens it again, and a probe that is cancelled (its
 //! call dropped or aborted) frees the slot for the next call.
 //!
+//! # Cycles
+//!
+//! Every admission remembers the cycle it was admitted in. A call admitted
+//! while closed counts only if the breaker is still in that closed cycle
+//! when it ends: once the breaker has opened or been reset since, its
+//! failure is ignored, even if the breaker has closed again by then, so a
+//! slow call from before an outage never counts toward the next one and a
+//! freshly closed breaker starts from zero. Only the probe's result moves a
+//! half-open breaker, and only the probe of the current half-open cycle: a
+//! call admitted while closed, a cancelled probe or a probe from before a
+//! reset resolves nothing. (The reference judges each record by the state at
+//! record time, so such calls could close, reopen or count.) Successes of
+//! calls admitted while closed change nothing either way.
+//!
 //! # Concurrency
 //!
-//! The state, the probe flag and the time the breaker opened live in one
-//! `AtomicU64`, changed only by compare-and-swap, so at most one probe is ever
-//! in flight and each transition happens (and is reported) exactly once.
-//! Admitting a call while closed is a single atomic load; recording a success
-//! while closed touches nothing; recording a failure adds to a lock-free
-//! rolling window. Nothing allocates.
+//! The state, the probe flag and a 61-bit payload live in one `AtomicU64`,
+//! changed only by compare-and-swap, so at most one probe is ever in flight
+//! and each transition happens (and is reported) exactly once. The payload
+//! is the time the breaker opened while open, and otherwise the generation
+//! of the current closed or half-open cycle, taken from one of two counters
+//! (so every cycle's word is unique). Admitting a call while closed is a
+//! single atomic load, whose value the admission keeps as its cycle;
+//! recording a success while closed touches nothing; recording a failure
+//! checks the cycle and adds to lock-free rolling windows. Nothing
+//! allocates.
 //!
-//! Only the probe's result moves a half-open breaker. A call admitted while
-//! the breaker was still closed, which finishes after it opened, does not
-//! count (the reference would let it close or reopen the breaker).
+//! A failure is counted under its cycle's *stamp* (the low 8 bits of the
+//! generation, different for consecutive closed cycles) and every count and
+//! check looks at the current stamp only. A failure that passed its cycle
+//! check just before the cycle ended is therefore never seen by the next
+//! one, wherever it lands; entering a closed cycle (a probe's success, a
+//! reset) clears the older stamps' counts. The one case left: a failure
+//! stalled between its check and its count while the breaker goes through
+//! about 256 more closed cycles could land in one with the same stamp.
+//!
+//! The cost over a breaker without cycles: two more words (the generation
+//! counters), touched only when a probe is admitted, the breaker closes or
+//! is reset; and a clearing pass over the nine windows (overall and per
+//! class, 32 slots each) when a closed cycle begins. The closed hot paths
+//! are unchanged: one load to admit, nothing for a success, and for a
+//! failure the same load of the state word as before.
+//!
+//! # Time
+//!
+//! The opening time lives in the state word, exactly to the nanosecond for
+//! readings below 2^61 - 2^54 ns (about 72 years after the clock's epoch),
+//! so the recovery timeout is exact there; for later readings, up to
+//! `u64::MAX` nanoseconds (about 584 years), it is kept to 1024 ns, rounded
+//! up, so the timeout lasts at most 1023 ns longer, never shorter. Later
+//! readings saturate at `u64::MAX` ns; a breaker opened there stays open
+//! until [`reset`](CircuitBreaker::reset), since no reading can show time
+//! passing. Failures are counted in rolling windows with the precision
+//! described in `docs/resilience.md`.
 
 use core::fmt;
 use core::time::Duration;
@@ -30,7 +72,7 @@ use crate::class::{ErrorClass, PerClass};
 use crate::event::CircuitState;
 use crate::policy::{Component, ConfigError, first_problem};
 use crate::time::duration_to_nanos;
-use crate::window::{AtomicU64, Ordering, Window};
+use crate::window::{AtomicU64, Counted, Ordering, Window, fence};
 
 const CLOSED: u64 = 0;
 const OPEN: u64 = 1;
@@ -38,12 +80,50 @@ const HALF_OPEN: u64 = 2;
 const ISOLATED: u64 = 3;
 const STATE_MASK: u64 = 0b11;
 const PROBE: u64 = 0b100;
-const TIME_SHIFT: u32 = 3;
-const TIME_MAX: u64 = u64::MAX >> TIME_SHIFT;
+const PAYLOAD_SHIFT: u32 = 3;
+const PAYLOAD_MAX: u64 = u64::MAX >> PAYLOAD_SHIFT;
+/// An open word keeps its opening time in nanoseconds below this reading
+/// (2^61 - 2^54 ns, about 72 years after the clock's epoch)...
+const EXACT_BELOW: u64 = (1 << 61) - (1 << 54);
+/// ...and in grains of `1 << GRAIN_SHIFT` (1024) ns from there on, so the 61
+/// bits hold every `u64` reading: the last one, `u64::MAX`, rounds up to
+/// `EXACT_BELOW + (2^54 - 2^51 + 2^44) × 1024`, still below `PAYLOAD_MAX`.
+const GRAIN_SHIFT: u32 = 10;
+const _: () = assert!(
+    EXACT_BELOW + (u64::MAX - EXACT_BELOW).div_ceil(1 << GRAIN_SHIFT) < PAYLOAD_MAX,
+    "every reading's opening time fits the payload"
+);
 
+/// A word: the state, the probe flag and 61 bits of payload (a generation
+/// while closed or half-open, the opening time while open).
 #[inline]
-fn pack(state: u64, probe: bool, opened_at: u64) -> u64 {
-    (opened_at.min(TIME_MAX) << TIME_SHIFT) | if probe { PROBE } else { 0 } | state
+fn pack(state: u64, probe: bool, payload: u64) -> u64 {
+    (payload.min(PAYLOAD_MAX) << PAYLOAD_SHIFT) | if probe { PROBE } else { 0 } | state
+}
+
+/// The open word for an opening at `now`: exact below [`EXACT_BELOW`],
+/// rounded up to the next grain beyond, so the recovery timeout is never
+/// cut short.
+#[inline]
+fn opened(now: Duration) -> u64 {
+    let nanos = duration_to_nanos(now);
+    let payload = match nanos.checked_sub(EXACT_BELOW) {
+        None => nanos,
+        Some(beyond) => EXACT_BELOW.saturating_add(beyond.div_ceil(1 << GRAIN_SHIFT)),
+    };
+    pack(OPEN, false, payload)
+}
+
+/// When the breaker of open word `word` opened, in nanoseconds; the grain
+/// that `u64::MAX` rounds up to stands for `u64::MAX` itself, where readings
+/// saturate.
+#[inline]
+fn opened_at_of(word: u64) -> u64 {
+    let payload = payload_of(word);
+    match payload.checked_sub(EXACT_BELOW) {
+        None => payload,
+        Some(grains) => EXACT_BELOW.saturating_add(grains.saturating_mul(1 << GRAIN_SHIFT)),
+    }
 }
 
 #[inline]
@@ -57,19 +137,26 @@ fn probe_of(word: u64) -> bool {
 }
 
 #[inline]
-fn opened_at_of(word: u64) -> u64 {
-    word >> TIME_SHIFT
+fn payload_of(word: u64) -> u64 {
+    word >> PAYLOAD_SHIFT
 }
 
-/// The closed word that follows `word`. A closed word carries a generation
-/// (in the bits that hold `opened_at` otherwise), so a failure that saw an
-/// earlier closed state cannot reopen the breaker after a later close: its
-/// compare-and-swap expects the old word. Closing after an opening derives
-/// the generation from that opening's time, which differs for every cycle;
-/// resetting a closed breaker bumps it.
+/// No cycle: the admission of another breaker (see [`Admission::normal`]).
+/// It is an isolated word with the probe flag, which no cycle ever has.
+const NO_CYCLE: u64 = u64::MAX;
+
+/// The stamp of closed word `word` in the failure windows: the low byte of
+/// its generation, which differs between consecutive closed cycles.
 #[inline]
-fn closed_after(word: u64) -> u64 {
-    pack(CLOSED, false, opened_at_of(word).wrapping_add(1) & TIME_MAX)
+fn stamp_of(word: u64) -> u8 {
+    payload_of(word).to_le_bytes()[0]
+}
+
+/// Takes the next generation from `counter` (a closed or a probe cycle's:
+/// each is unique among the words of its state).
+#[inline]
+fn next_generation(counter: &AtomicU64) -> u64 {
+    counter.fetch_add(1, Ordering::Relaxed).wrapping_add(1) & PAYLOAD_MAX
 }
 
 fn public_state(word: u64) -> CircuitState {
@@ -138,18 +225,22 @@ pub struct Admission {
     pub probe: bool,
     /// The transition admitting the call caused (open to half-open).
     pub transition: Option<Transition>,
-    /// For a [`CircuitBreaker`] probe: the breaker's word when it was
-    /// admitted, so only the probe of the current cycle can resolve it.
+    /// For a [`CircuitBreaker`] admission: the breaker's word when it was
+    /// admitted (a closed cycle, or a probe's half-open cycle), so that only
+    /// calls of the current cycle move the breaker.
     cycle: u64,
 }
 
 impl Admission {
-    /// An ordinary admission (closed breaker).
+    /// An ordinary admission (closed breaker), for [`Breaker`]
+    /// implementations outside this crate. It carries no cycle: handed to a
+    /// [`CircuitBreaker`], its failure is judged by the state at record
+    /// time (counted if the breaker is closed then).
     pub const fn normal() -> Self {
         Admission {
             probe: false,
             transition: None,
-            cycle: 0,
+            cycle: NO_CYCLE,
         }
     }
 
@@ -158,7 +249,7 @@ impl Admission {
         Admission {
             probe: true,
             transition,
-            cycle: 0,
+            cycle: NO_CYCLE,
         }
     }
 }
@@ -310,6 +401,10 @@ impl Drop for Permit<'_> {
 /// ```
 pub struct CircuitBreaker {
     word: AtomicU64,
+    /// The last generation a closed cycle took.
+    closed_cycles: AtomicU64,
+    /// The last generation a probe's half-open cycle took.
+    probe_cycles: AtomicU64,
     failure_threshold: u64,
     window: Duration,
     recovery_timeout: Duration,
@@ -370,9 +465,15 @@ impl CircuitBreaker {
         (state_of(word) == OPEN).then(|| self.open_remaining(word, now))
     }
 
-    /// Failures counted toward opening at `now` (closed state).
+    /// Failures of the current closed cycle counted toward opening at
+    /// `now` (zero unless closed).
     pub fn failures(&self, now: Duration) -> u64 {
-        self.failures.sum(now)
+        let word = self.word.load(Ordering::Acquire);
+        if state_of(word) == CLOSED {
+            self.failures.sum_stamped(now, stamp_of(word))
+        } else {
+            0
+        }
     }
 
     /// The failure threshold.
@@ -412,9 +513,17 @@ impl CircuitBreaker {
 
     fn admit(&self, now: Duration) -> Result<Admission, Rejected> {
         let mut word = self.word.load(Ordering::Acquire);
+        // The probe's cycle, taken once it is needed.
+        let mut probe_cycle = None;
         loop {
-            let (next, transition) = match state_of(word) {
-                CLOSED => return Ok(Admission::normal()),
+            let transition = match state_of(word) {
+                CLOSED => {
+                    return Ok(Admission {
+                        probe: false,
+                        transition: None,
+                        cycle: word,
+                    });
+                }
                 ISOLATED => {
                     return Err(Rejected {
                         state: CircuitState::Open,
@@ -433,10 +542,7 @@ impl CircuitBreaker {
                         to: CircuitState::HalfOpen,
                         class: None,
                     };
-                    (
-                        pack(HALF_OPEN, true, opened_at_of(word)),
-                        Some(to_half_open),
-                    )
+                    Some(to_half_open)
                 }
                 _ => {
                     if probe_of(word) {
@@ -445,9 +551,13 @@ impl CircuitBreaker {
                             retry_in: None,
                         });
                     }
-                    (word | PROBE, None)
+                    None
                 }
             };
+            // Every probe gets a cycle of its own, so a probe that was
+            // cancelled, or admitted before a reset, never resolves another.
+            let cycle = *probe_cycle.get_or_insert_with(|| next_generation(&self.probe_cycles));
+            let next = pack(HALF_OPEN, true, cycle);
             match self
                 .word
                 .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire)
@@ -471,17 +581,15 @@ impl CircuitBreaker {
         self.word.swap(pack(ISOLATED, false, 0), Ordering::AcqRel);
     }
 
-    /// Closes the breaker and forgets every failure.
+    /// Closes the breaker and forgets every failure. Calls admitted before
+    /// the reset no longer count, whenever they end.
     pub fn reset(&self) {
-        self.clear_failures();
+        let closed = pack(CLOSED, false, next_generation(&self.closed_cycles));
         // A read-modify-write, so it is totally ordered with the transitions:
         // a probe's outcome lands either before the reset (and is undone by
         // it) or after it (and finds no probe to resolve).
-        let _ = self
-            .word
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-                Some(closed_after(w))
-            });
+        self.word.swap(closed, Ordering::AcqRel);
+        self.clear_failures(closed);
     }
 
     fn open_remaining(&self, word: u64, now: Duration) -> Duration {
@@ -508,8 +616,9 @@ impl CircuitBreaker {
 
     fn probe_succeeded(&self, admission: &Admission) -> Option<Transition> {
         let cycle = self.current_probe(admission)?;
-        self.transition(cycle, closed_after(cycle)).then(|| {
-            self.clear_failures();
+        let closed = pack(CLOSED, false, next_generation(&self.closed_cycles));
+        self.transition(cycle, closed).then(|| {
+            self.clear_failures(closed);
             Transition {
                 to: CircuitState::Closed,
                 class: None,
@@ -524,13 +633,9 @@ impl CircuitBreaker {
         now: Duration,
     ) -> Option<Transition> {
         let cycle = self.current_probe(admission)?;
-        let opened = pack(OPEN, false, duration_to_nanos(now));
-        self.transition(cycle, opened).then(|| {
-            self.clear_failures();
-            Transition {
-                to: CircuitState::Open,
-                class: Some(class),
-            }
+        self.transition(cycle, opened(now)).then_some(Transition {
+            to: CircuitState::Open,
+            class: Some(class),
         })
     }
 
@@ -541,36 +646,67 @@ impl CircuitBreaker {
         }
     }
 
-    fn closed_failure(&self, class: ErrorClass, now: Duration) -> Option<Transition> {
+    /// A failure of a call admitted while closed: counted if the breaker is
+    /// still in the closed cycle the call was admitted in, ignored if it has
+    /// left it since (opened, or was reset), even for a moment.
+    fn closed_failure(
+        &self,
+        admission: &Admission,
+        class: ErrorClass,
+        now: Duration,
+    ) -> Option<Transition> {
         let word = self.word.load(Ordering::Acquire);
-        if state_of(word) != CLOSED || !self.trips_on(class) {
+        // An admission of another breaker carries no cycle: it belongs to
+        // the current one.
+        let cycle = match admission.cycle {
+            NO_CYCLE => word,
+            cycle => cycle,
+        };
+        if word != cycle || state_of(word) != CLOSED || !self.trips_on(class) {
             return None;
         }
-        self.failures.add(now);
-        let mut trip = self.failures.sum(now) >= self.failure_threshold;
-        if let Some(threshold) = self.class_threshold(class) {
-            let window = self.class_failures.get(class);
-            window.add(now);
-            trip |= window.sum(now) >= u64::from(threshold);
-        }
-        if !trip {
+        let stamp = stamp_of(cycle);
+        let current = || self.word.load(Ordering::Acquire) == cycle;
+        let class_window = self
+            .class_threshold(class)
+            .map(|threshold| (self.class_failures.get(class), u64::from(threshold)));
+        // A failure counts under its cycle's stamp, so if the cycle ends
+        // before it is counted, the next cycle never sees it. A full bucket
+        // (`u32::MAX` failures, at least any threshold) cannot count one
+        // more; the sums below trip on it anyway.
+        if self.failures.add_stamped(now, stamp, current) == Counted::Stale {
             return None;
         }
-        let opened = pack(OPEN, false, duration_to_nanos(now));
-        // Only the caller whose compare-and-swap wins reports the opening.
-        self.transition(word, opened).then(|| {
-            self.clear_failures();
-            Transition {
-                to: CircuitState::Open,
-                class: Some(class),
+        if let Some((window, _)) = class_window {
+            if window.add_stamped(now, stamp, current) == Counted::Stale {
+                return None;
             }
+        }
+        // Of two racing failures, the later one to pass the fence sees the
+        // other's count, so the threshold is reached by one of them.
+        fence(Ordering::SeqCst);
+        let mut trip = self.failures.sum_stamped(now, stamp) >= self.failure_threshold;
+        if let Some((window, threshold)) = class_window {
+            trip |= window.sum_stamped(now, stamp) >= threshold;
+        }
+        // Only the caller whose compare-and-swap wins reports the opening;
+        // it fails if the cycle ended meanwhile.
+        (trip && self.transition(cycle, opened(now))).then_some(Transition {
+            to: CircuitState::Open,
+            class: Some(class),
         })
     }
 
-    fn clear_failures(&self) {
-        self.failures.clear();
+    /// Forgets the failures of every closed cycle before `closed` (the one
+    /// just entered), unless it ended meanwhile: the next cycle's closer
+    /// clears for it.
+    fn clear_failures(&self, closed: u64) {
+        let (stamp, current) = (stamp_of(closed), || {
+            self.word.load(Ordering::Acquire) == closed
+        });
+        self.failures.clear_except(stamp, current);
         for (_, window) in self.class_failures.iter() {
-            window.clear();
+            window.clear_except(stamp, current);
         }
     }
 }
@@ -593,7 +729,7 @@ impl Breaker for CircuitBreaker {
                 self.release_probe(admission);
                 None
             }
-            (false, CallResult::Failure(class)) => self.closed_failure(class, now),
+            (false, CallResult::Failure(class)) => self.closed_failure(admission, class, now),
             (false, CallResult::Success | CallResult::Cancelled) => None,
         }
     }
@@ -700,6 +836,8 @@ impl CircuitBreakerBuilder {
         }
         Ok(CircuitBreaker {
             word: AtomicU64::new(pack(CLOSED, false, 0)),
+            closed_cycles: AtomicU64::new(0),
+            probe_cycles: AtomicU64::new(0),
             failure_threshold: u64::from(self.failure_threshold),
             window: self.window,
             recovery_timeout: self.recovery_timeout,
@@ -814,6 +952,31 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_beyond_two_to_the_24_are_reached() {
+        for threshold in [20_000_000, u32::MAX] {
+            let b = breaker(threshold);
+            // All but one of the failures at one instant, in one bucket.
+            b.failures.add_many(s(1), u64::from(threshold) - 1);
+            assert_eq!(b.failures(s(1)), u64::from(threshold) - 1);
+            assert_eq!(b.state(), CircuitState::Closed);
+            assert_eq!(
+                fail(&b, ErrorClass::Transient, s(1)).map(|t| t.to),
+                Some(CircuitState::Open),
+                "threshold {threshold}"
+            );
+        }
+        let b = CircuitBreaker::builder()
+            .class_threshold(ErrorClass::RateLimit, 20_000_000)
+            .failure_threshold(u32::MAX)
+            .build()
+            .unwrap();
+        b.class_failures
+            .get(ErrorClass::RateLimit)
+            .add_many(s(1), 19_999_999);
+        assert!(fail(&b, ErrorClass::RateLimit, s(1)).is_some());
+    }
+
+    #[test]
     fn class_thresholds_trip_on_their_own() {
         let b = CircuitBreaker::builder()
             .failure_threshold(10)
@@ -829,30 +992,51 @@ mod tests {
     }
 
     #[test]
-    fn each_close_is_a_new_generation() {
-        // A failure's compare-and-swap from closed to open expects the word it
-        // read; a later close writes a different word, so a failure stalled
-        // across a whole open/half-open/close cycle cannot reopen the breaker.
-        let b = breaker(1);
-        // A closed-state permit taken before the breaker opened...
-        let stale = b.try_acquire(s(0)).unwrap();
+    fn a_call_admitted_before_an_outage_does_not_count_after_it() {
+        let b = breaker(2);
+        // A slow call admitted while closed...
+        let slow = b.try_acquire(s(0)).unwrap();
+        let slow_success = b.try_acquire(s(0)).unwrap();
+        // ...outlives an outage: two failures open the breaker, the probe
+        // closes it.
+        fail(&b, ErrorClass::Transient, s(1));
+        assert!(fail(&b, ErrorClass::Transient, s(1)).is_some());
+        let probe = b.try_acquire(s(31)).unwrap();
+        assert!(probe.record_success(s(31)).is_some());
+        // Its failure belongs to the closed cycle it was admitted in: it is
+        // not counted in the new one, and neither result moves anything.
+        assert_eq!(slow.record_failure(ErrorClass::Transient, s(32)), None);
+        assert_eq!(slow_success.record_success(s(32)), None);
+        assert_eq!(b.failures(s(32)), 0);
+        // One fresh failure does not reopen the breaker; a second does.
+        assert_eq!(fail(&b, ErrorClass::Transient, s(33)), None);
+        assert_eq!(b.state(), CircuitState::Closed);
+        assert!(fail(&b, ErrorClass::Transient, s(34)).is_some());
+    }
+
+    #[test]
+    fn a_call_admitted_before_a_reset_does_not_count_after_it() {
+        let b = breaker(2);
+        let before = b.try_acquire(s(0)).unwrap();
         fail(&b, ErrorClass::Transient, s(0));
-        let probe = b.try_acquire(s(30)).unwrap();
-        probe.record_success(s(30));
-        let closed = b.word.load(Ordering::Acquire);
-        assert_eq!(state_of(closed), CLOSED);
-        assert_ne!(
-            closed,
-            pack(CLOSED, false, 0),
-            "each close is a new generation"
-        );
-        // ...is judged by the state at record time: after the close its
-        // failure counts in the new window (threshold 1 opens again).
-        assert!(stale.record_failure(ErrorClass::Transient, s(31)).is_some());
-        // Two cycles close to different words.
-        let probe = b.try_acquire(s(61)).unwrap();
-        probe.record_success(s(61));
-        assert_ne!(b.word.load(Ordering::Acquire), closed);
+        b.reset();
+        assert_eq!(before.record_failure(ErrorClass::Transient, s(1)), None);
+        assert_eq!(fail(&b, ErrorClass::Transient, s(1)), None);
+        assert_eq!(b.failures(s(1)), 1);
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn calls_of_the_current_closed_cycle_count() {
+        // Admissions taken before other calls' failures, in the same closed
+        // cycle, count as usual.
+        let b = breaker(3);
+        let permits: std::vec::Vec<_> = (0..3).map(|_| b.try_acquire(s(0)).unwrap()).collect();
+        let mut opened = None;
+        for p in permits {
+            opened = p.record_failure(ErrorClass::ServerError, s(1));
+        }
+        assert_eq!(opened.map(|t| t.to), Some(CircuitState::Open));
     }
 
     /// Trips `b`, admits a probe, resets, trips again and admits the
@@ -971,10 +1155,68 @@ mod tests {
     }
 
     #[test]
-    fn huge_times_saturate() {
+    fn the_recovery_timeout_is_exact_at_any_nanosecond() {
+        // Opened at arbitrary nanoseconds (as a clock on a runtime's paused
+        // time reads), the probe is admitted exactly `recovery_timeout`
+        // later, not a nanosecond sooner or later.
+        for opened in [
+            1_000_000_003u64,
+            86_400_000_000_007,
+            (1 << 61) - (1 << 54) - 1,
+        ] {
+            let b = breaker(1);
+            let t = Duration::from_nanos(opened);
+            fail(&b, ErrorClass::Transient, t);
+            assert_eq!(b.time_until_probe(t + s(10)), Some(s(20)), "{opened}");
+            let early = t + s(30) - Duration::from_nanos(1);
+            assert!(b.try_acquire(early).is_err(), "opened at {opened}");
+            assert!(b.try_acquire(t + s(30)).unwrap().is_probe(), "{opened}");
+        }
+    }
+
+    #[test]
+    fn the_recovery_timeout_holds_at_any_time() {
+        // Openings past 2^61 ns (a clock counting from the Unix epoch gets
+        // there in 2043) up to the end of the range. Beyond about 72 years
+        // the opening time is kept to 1024 ns, rounded up: the timeout may
+        // last up to 1023 ns longer there, never shorter.
+        let nanos = Duration::from_nanos;
+        for opened in [
+            1u64 << 61,
+            (1 << 61) + 3,
+            1 << 63,
+            u64::MAX - 60_000_000_000,
+            u64::MAX - 30_000_004_099,
+        ] {
+            let b = breaker(1);
+            let t = nanos(opened);
+            fail(&b, ErrorClass::Transient, t);
+            let grains_from = (1u64 << 61) - (1 << 54);
+            let rounded = grains_from + (opened - grains_from).next_multiple_of(1024);
+            let slack = nanos(rounded - opened);
+            let retry_in = b.try_acquire(t + s(10)).unwrap_err().retry_in.unwrap();
+            assert_eq!(retry_in, s(20) + slack, "opened at {opened}");
+            assert_eq!(b.time_until_probe(t + s(10)), Some(retry_in));
+            let early = t + s(30) + slack - nanos(1);
+            assert!(b.try_acquire(early).is_err(), "opened at {opened}");
+            let probe = b.try_acquire(t + s(30) + slack).unwrap();
+            assert!(probe.is_probe(), "opened at {opened}");
+            // A failed probe reopens it for another timeout, however late.
+            probe.record_failure(ErrorClass::Transient, t + s(30) + slack);
+            assert!(b.try_acquire(t + s(59)).is_err(), "opened at {opened}");
+        }
+    }
+
+    #[test]
+    fn time_stands_still_past_the_end_of_the_range() {
+        // Readings past u64::MAX ns saturate: a breaker opened there stays
+        // open (until reset), since no later reading can show time passing.
         let b = breaker(1);
         fail(&b, ErrorClass::Transient, Duration::MAX);
         assert_eq!(b.state(), CircuitState::Open);
-        assert!(b.try_acquire(Duration::MAX).is_err() || b.state() == CircuitState::HalfOpen);
+        let rejected = b.try_acquire(Duration::MAX).unwrap_err();
+        assert_eq!(rejected.retry_in, Some(s(30)));
+        b.reset();
+        assert!(b.try_acquire(Duration::MAX).is_ok());
     }
 }

@@ -10,7 +10,10 @@
 //! the budget runs dry and calls fail fast with `BUDGET_EXHAUSTED` instead of
 //! piling on.
 //!
-//! Two budgets are provided, both lock-free and allocation-free:
+//! Two budgets are provided, both lock-free and allocation-free (a
+//! withdrawal is one compare-and-swap, one sequentially consistent fence and
+//! a pass over the 17 buckets of its window; a refusal takes itself back
+//! with one more compare-and-swap):
 //!
 //! - [`RollingBudget`] (the reference's): at most `max_retries` retries in
 //!   any rolling `window`. Simple and predictable, but a fixed count is too
@@ -21,12 +24,25 @@
 //!
 //! Share one budget between the policies that call one dependency, through an
 //! `Arc` (or a `&'static`).
+//!
+//! # Lagging readings
+//!
+//! Callers pass the time they read from their clock, and readings taken by
+//! different threads reach the budget out of order. A budget's promise holds
+//! for the readings themselves: no `window`-long stretch of readings holds
+//! more granted retries than the budget allows, whatever order they arrive
+//! in. A reading that arrives after the budget has seen one later by more
+//! than the history it keeps (15 of its 16 buckets, about 15/16 of the
+//! window) is refused, since the retries it would have to count may be
+//! forgotten already. Such a lag means a thread stalled for most of a window
+//! between reading its clock and asking; see `docs/resilience.md` for the
+//! precision of the windows.
 
 use core::fmt;
 use core::time::Duration;
 
 use crate::policy::{Component, ConfigError, first_problem};
-use crate::window::Window;
+use crate::window::{Ordering, Window, fence};
 
 /// A shared allowance of retries.
 ///
@@ -96,9 +112,15 @@ impl<B: Budget + ?Sized> Budget for &B {
 /// At most `max_retries` retries in any rolling `window` (the reference's
 /// budget).
 ///
-/// The cap is exact under contention: a withdrawal counts itself, then checks
-/// the total and takes itself back if it went over, so concurrent callers can
-/// never exceed the cap together (at the boundary both may be refused).
+/// The cap is exact under contention and for readings that lag each other:
+/// no `window`-long stretch of readings ever holds more than `max_retries`
+/// granted withdrawals. A withdrawal counts itself, then checks the total of
+/// its window and takes itself back if it went over; a fence between the two
+/// makes the second of two racing withdrawals see the first, so concurrent
+/// callers can never exceed the cap together (at the boundary both may be
+/// refused). A reading that lags the newest one the budget has seen by more
+/// than about 15/16 of the window is refused: the history it would need is
+/// gone (see [lagging readings](crate::budget#lagging-readings)).
 ///
 /// ```
 /// use core::time::Duration;
@@ -158,12 +180,7 @@ impl Budget for RollingBudget {
         if self.max_retries == 0 {
             return false;
         }
-        let epoch = self.spent.add(now);
-        if self.spent.sum(now) > self.max_retries {
-            self.spent.remove(epoch);
-            return false;
-        }
-        true
+        withdraw(&self.spent, now, |_| self.max_retries)
     }
 
     fn remaining(&self, now: Duration) -> Option<u64> {
@@ -176,6 +193,26 @@ impl Budget for RollingBudget {
 
     fn as_rolling(&self) -> Option<&RollingBudget> {
         Some(self)
+    }
+}
+
+/// Counts a withdrawal in `spent` and keeps it if the window seen from `now`
+/// holds no more than `cap(now)`; otherwise takes it back and refuses.
+fn withdraw(spent: &Window, now: Duration, cap: impl FnOnce(Duration) -> u64) -> bool {
+    // A full bucket (`u32::MAX` withdrawals) cannot count one more: refuse.
+    let Some(epoch) = spent.add(now) else {
+        return false;
+    };
+    // Orders this withdrawal's count before its look at the others', and
+    // the looks of all withdrawals in one total order: of two racing
+    // withdrawals, the later one to pass the fence sees the other's count.
+    fence(Ordering::SeqCst);
+    match spent.sum_exact(now) {
+        Some(total) if total <= cap(now) => true,
+        _ => {
+            spent.remove(epoch);
+            false
+        }
     }
 }
 
@@ -262,12 +299,7 @@ impl Budget for RatioBudget {
     }
 
     fn try_withdraw(&self, now: Duration) -> bool {
-        let epoch = self.retries.add(now);
-        if self.retries.sum(now) > self.allowance(now) {
-            self.retries.remove(epoch);
-            return false;
-        }
-        true
+        withdraw(&self.retries, now, |now| self.allowance(now))
     }
 
     fn remaining(&self, now: Duration) -> Option<u64> {
@@ -357,6 +389,51 @@ mod tests {
         // Refusals are not counted.
         assert!(!b.try_withdraw(t));
         assert_eq!(b.remaining(Duration::from_secs(19)), Some(3));
+    }
+
+    #[test]
+    fn caps_beyond_two_to_the_24_are_exact() {
+        for cap in [20_000_000, u32::MAX] {
+            let b = RollingBudget::new(cap, Duration::from_secs(16)).unwrap();
+            let t = Duration::from_secs(1);
+            // All but one of the cap spent at one instant, in one bucket.
+            b.spent.add_many(t, u64::from(cap) - 1);
+            assert_eq!(b.remaining(t), Some(1), "cap {cap}");
+            assert!(b.try_withdraw(t), "cap {cap}");
+            assert!(!b.try_withdraw(t), "cap {cap}");
+            assert_eq!(b.remaining(t), Some(0), "cap {cap}");
+        }
+    }
+
+    #[test]
+    fn ratio_budgets_count_past_two_to_the_24() {
+        let b = RatioBudget::builder()
+            .ratio(1.0)
+            .min_per_second(0)
+            .window(Duration::from_secs(16))
+            .build()
+            .unwrap();
+        let t = Duration::from_secs(1);
+        b.calls.add_many(t, 30_000_000);
+        b.retries.add_many(t, 29_999_999);
+        assert!(b.try_withdraw(t));
+        assert!(!b.try_withdraw(t));
+    }
+
+    #[test]
+    fn a_budget_refills_after_any_idle_gap() {
+        // Buckets of 1 us; idle for 2^40 and more buckets (about 13 days and
+        // beyond), up to the end of the clock's range.
+        let b = RollingBudget::new(2, Duration::from_micros(16)).unwrap();
+        let mut t = Duration::from_millis(1);
+        for gap in [1u64 << 40, 1 << 37, 1 << 45, u64::MAX] {
+            assert!(b.try_withdraw(t) && b.try_withdraw(t));
+            assert!(!b.try_withdraw(t));
+            t = t.saturating_add(Duration::from_micros(gap));
+            assert_eq!(b.remaining(t), Some(2), "after {gap} buckets");
+            assert!(b.try_withdraw(t), "after {gap} buckets");
+            t = t.saturating_add(Duration::from_micros(17));
+        }
     }
 
     #[test]

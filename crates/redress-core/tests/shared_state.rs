@@ -7,6 +7,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
     clippy::panic
 )]
 
@@ -169,6 +170,68 @@ fn a_rolling_budget_never_grants_more_than_its_cap() {
     assert_eq!(g + r, THREADS as u64 * ATTEMPTS_PER_THREAD);
     assert_eq!(g, u64::from(CAP), "exactly the cap is granted");
     assert_eq!(budget.remaining(Duration::from_secs(1)), Some(0));
+}
+
+/// The grants of a budget of `cap` per `window`, read from one clock that
+/// every thread advances, never exceed the cap in any window of their
+/// readings, however the readings lag each other.
+fn grants_never_exceed_the_cap_per_window(threads: usize, cap: u32, window: Duration) {
+    const WITHDRAWALS_PER_THREAD: usize = 20_000;
+    let budget = Arc::new(RollingBudget::new(cap, window).unwrap());
+    let clock = Arc::new(ManualClock::new());
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (budget, clock) = (budget.clone(), clock.clone());
+            thread::spawn(move || {
+                let mut rng = FastRng::seeded(t as u64 + 1);
+                let mut grants = Vec::new();
+                for _ in 0..WITHDRAWALS_PER_THREAD {
+                    // Steps of up to a fiftieth of the window, so the
+                    // window rolls over many times.
+                    let step = window.as_nanos() as u64 / 50;
+                    clock.advance(Duration::from_nanos(rng.next_u64() % step));
+                    let now = clock.now();
+                    if rng.next_u64() % 4 == 0 {
+                        // Let the other threads move the clock on first.
+                        thread::yield_now();
+                    }
+                    if budget.try_withdraw(now) {
+                        grants.push(now);
+                    }
+                }
+                grants
+            })
+        })
+        .collect();
+    let mut grants: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    grants.sort();
+    let windows = clock.now().as_nanos() / window.as_nanos();
+    assert!(
+        windows >= 20 && grants.len() as u128 >= windows * u128::from(cap) / 4,
+        "the budget must refill many times: {} grants over {windows} windows",
+        grants.len()
+    );
+    // For every grant, the grants read in the window starting at it.
+    let mut end = 0;
+    for (start, &at) in grants.iter().enumerate() {
+        while end < grants.len() && grants[end] < at + window {
+            end += 1;
+        }
+        assert!(
+            end - start <= cap as usize,
+            "{} grants read within {window:?} of {at:?}",
+            end - start
+        );
+    }
+}
+
+#[test]
+fn a_rolling_budget_never_exceeds_its_cap_in_any_window_of_readings() {
+    grants_never_exceed_the_cap_per_window(8, 50, Duration::from_millis(10));
+    grants_never_exceed_the_cap_per_window(THREADS, 3, Duration::from_micros(160));
 }
 
 #[test]

@@ -16,8 +16,8 @@ use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -555,6 +555,61 @@ fn one_breaker_record_per_call_after_its_retries() {
         log.take().last().map(String::as_str),
         Some("circuit_opened #0 class=TRANSIENT state=open operation=get")
     );
+}
+
+#[test]
+fn a_slow_call_from_before_an_outage_does_not_count_after_it() {
+    let breaker = breaker(2);
+    let policy = builder()
+        .max_attempts(1)
+        .circuit_breaker(breaker.clone())
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let (started, wait_for_start) = mpsc::channel();
+    let (finish, wait_to_finish) = mpsc::channel::<()>();
+    thread::scope(|scope| {
+        // A slow call, admitted while the breaker is closed.
+        let (policy, clock) = (&policy, &clock);
+        let slow = scope.spawn(move || {
+            let site = policy.bind().clock(clock).sleeper(|d| clock.advance(d));
+            site.call(|| {
+                started.send(()).unwrap();
+                wait_to_finish.recv().unwrap();
+                Err::<(), _>(Fault(ErrorClass::ServerError))
+            })
+        });
+        wait_for_start.recv().unwrap();
+        let log = Log::default();
+        let site = site!(policy, clock, log);
+        // Meanwhile an outage: two failed calls open the breaker, and the
+        // probe closes it 30 s later.
+        for _ in 0..2 {
+            let op = Op::failing(ErrorClass::ServerError);
+            site.call(|| op.run()).unwrap_err();
+        }
+        assert_eq!(breaker.state(), CircuitState::Open);
+        clock.advance(secs(30));
+        let op = Op::ok();
+        site.call(|| op.run()).unwrap();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        log.take();
+
+        // The slow call fails only now: its failure belongs to the closed
+        // cycle it was admitted in, and is not counted in the new one.
+        finish.send(()).unwrap();
+        let err = slow.join().unwrap().unwrap_err();
+        assert_eq!(err.stop_reason, StopReason::MaxAttemptsGlobal);
+        assert_eq!(breaker.failures(clock.now()), 0);
+
+        // So one fresh failure does not reopen the breaker; a second does.
+        let op = Op::failing(ErrorClass::ServerError);
+        site.call(|| op.run()).unwrap_err();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        assert!(!log.take().iter().any(|l| l.starts_with("circuit_opened")));
+        site.call(|| op.run()).unwrap_err();
+        assert_eq!(breaker.state(), CircuitState::Open);
+    });
 }
 
 #[test]
