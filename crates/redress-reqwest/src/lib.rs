@@ -94,7 +94,8 @@ pub use middleware::{NOT_RETRIED, RedressMiddleware};
 pub use response::{ResponseClassifier, response_classifier};
 
 /// The snippets of `docs/http.md`, compiled and run as doctests (against the
-/// scripted loopback server).
+/// scripted loopback server), the middleware's and the tower layer's
+/// included.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/http.md")]
 pub struct HttpDoctests;
