@@ -242,7 +242,12 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
 
 impl<C, R, Q, H, S, K> Clone for RedressLayer<C, R, Q, H, S, K>
 where
-    Config<C, R, Q, H, S, K>: Clone,
+    C: Clone,
+    R: Clone,
+    Q: Clone,
+    H: Clone,
+    S: Clone,
+    K: Clone,
 {
     fn clone(&self) -> Self {
         RedressLayer {
@@ -297,9 +302,16 @@ impl<C, R, Q, H, S, K> Config<C, R, Q, H, S, K> {
     }
 }
 
+/// Each service gets its own copy of the layer's settings (a policy clone
+/// shares the budget and the breaker).
 impl<Svc, C, R, Q, H, S, K> Layer<Svc> for RedressLayer<C, R, Q, H, S, K>
 where
-    Config<C, R, Q, H, S, K>: Clone,
+    C: Clone,
+    R: Clone,
+    Q: Clone,
+    H: Clone,
+    S: Clone,
+    K: Clone,
 {
     type Service = Redress<Svc, C, R, Q, H, S, K>;
 
@@ -433,6 +445,9 @@ impl<C, R, Q, H, S, K> Config<C, R, Q, H, S, K> {
         let first = original
             .as_ref()
             .and_then(|r| self.clone_request.clone_request(r));
+        // The runs pass `measure_success: false`: only a failure's elapsed
+        // time is handed back (in `NoResponse`), so a success that nothing
+        // observes skips its last clock reading.
         let outcome: Outcome<Svc::Response, Svc::Error> = match (first, &self.once) {
             (Some(first), _) => {
                 let mut first = Some(first);
@@ -453,7 +468,7 @@ impl<C, R, Q, H, S, K> Config<C, R, Q, H, S, K> {
                         });
                         attempt_once(&service, request, attempt.number > 1)
                     },
-                    true,
+                    false,
                 )
                 .await
             }
@@ -463,7 +478,7 @@ impl<C, R, Q, H, S, K> Config<C, R, Q, H, S, K> {
                     &site,
                     &Tokio,
                     |_| attempt_once(&service, original.take(), false),
-                    true,
+                    false,
                 )
                 .await
             }
@@ -476,7 +491,7 @@ impl<C, R, Q, H, S, K> Config<C, R, Q, H, S, K> {
                         Exhausted(&exhausted).set();
                         attempt_once(&service, original.take(), false)
                     },
-                    true,
+                    false,
                 )
                 .await
             }
