@@ -15,7 +15,6 @@
 //! | `GET /health` | none |
 #![allow(clippy::print_stdout)]
 
-use std::convert::Infallible;
 use std::error::Error;
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -23,8 +22,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -34,7 +31,6 @@ use redress::http::ResponseClassifier;
 use redress::prelude::*;
 use redress::tower::{EmptyBody, RedressLayer};
 use redress_test_http::{Script, Step, TestServer};
-use tower::ServiceBuilder;
 
 #[derive(Clone)]
 struct App {
@@ -88,29 +84,22 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// What a route answers when its policy ends without a response (the
-/// attempts all timed out): 504, or 503 with `Retry-After` for a breaker.
-async fn no_response(error: redress::tower::Error<Infallible>) -> Response {
-    error.into_no_response().to_response::<Body>()
-}
-
-/// `route` under `policy`, its events printed with the route's name.
+/// `route` under `policy`, its events printed with the route's name. A
+/// call that ends without a response (all attempts timed out) is answered
+/// by the layer: 504 (503 with `Retry-After` for an open breaker).
 fn with_policy(
     route: MethodRouter<App>,
     name: &'static str,
     policy: Policy<redress::tower::TransportClassifier, ResponseClassifier>,
 ) -> MethodRouter<App> {
     route.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(no_response))
-            .layer(
-                RedressLayer::new(policy)
-                    .operation(name)
-                    .clone_requests_with(EmptyBody)
-                    .on_event(|event: &Event<'_>| {
-                        println!("    {:<22} {}", event.kind, event.log_fields());
-                    }),
-            ),
+        RedressLayer::new(policy)
+            .operation(name)
+            .clone_requests_with(EmptyBody)
+            .on_event(|event: &Event<'_>| {
+                println!("    {:<22} {}", event.kind, event.log_fields());
+            })
+            .answer_no_response(),
     )
 }
 

@@ -12,8 +12,10 @@ use redress_http::NoResponse;
 ///
 /// It converts into tower's `BoxError` (`Box<dyn Error + Send + Sync>`)
 /// whenever `E` is an error that does. A server (an axum route, whose
-/// error type must be `Infallible`) turns it into a response with axum's
-/// `HandleErrorLayer`; for `Error<Infallible>`,
+/// error type must be `Infallible`) either sets
+/// [`RedressLayer::answer_no_response`](crate::RedressLayer::answer_no_response),
+/// which answers in its place, or turns the error into a response with
+/// axum's `HandleErrorLayer`; for `Error<Infallible>`,
 /// [`into_no_response`](Error::into_no_response) gives the 503 or 504 to
 /// answer:
 ///

@@ -88,6 +88,14 @@ pub type ResponseFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, Error<E>>>
 /// the layer therefore admits each attempt on its own, and the readiness
 /// wait counts against the attempt's time limit.
 ///
+/// # Calls that end without a response
+///
+/// When the last attempt was cut by the attempt timeout, or the breaker
+/// rejected the call, there is no response and no error of the inner
+/// service to return: the service fails with [`Error::NoResponse`]. With
+/// [`answer_no_response`](Self::answer_no_response) it answers instead,
+/// with the 504 or 503 a server gives in its place.
+///
 /// # Requests that cannot be copied
 ///
 /// When the first copy is refused (a streaming body), the request is sent
@@ -97,9 +105,22 @@ pub type ResponseFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, Error<E>>>
 /// gets the response or error as usual. The failure's classification
 /// carries the detail [`NOT_RETRIED`](crate::NOT_RETRIED), which hooks see
 /// in `AttemptEnd::classification`.
-pub struct RedressLayer<C, R, Q = ByClone, H = (), S = (), K = ()> {
+pub struct RedressLayer<C, R, Q = ByClone, H = (), S = (), K = (), M = NoResponseAsError> {
     config: Config<C, R, Q, H, S, K>,
+    mode: M,
 }
+
+/// The default of [`RedressLayer`]: a call that ends without a response
+/// fails with [`Error::NoResponse`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoResponseAsError;
+
+/// Set by [`RedressLayer::answer_no_response`]: a call that ends without a
+/// response is answered with [`NoResponse::to_response`](redress_http::NoResponse::to_response)
+/// (504, or 503 with `Retry-After`), and the service's error is the inner
+/// service's own (`Infallible` for an axum route).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoResponseAsResponse;
 
 /// What a layer and its services share.
 #[derive(Clone)]
@@ -139,11 +160,12 @@ impl<C: Clone, R: Clone> RedressLayer<C, R> {
                 clock: (),
                 seed: None,
             },
+            mode: NoResponseAsError,
         }
     }
 }
 
-impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
+impl<C, R, Q, H, S, K, M> RedressLayer<C, R, Q, H, S, K, M> {
     /// Names the call site: the `operation` tag of every event. Keep it
     /// low-cardinality (one name per upstream or route, never a URL).
     #[must_use]
@@ -154,7 +176,7 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
 
     /// Copies requests with `clone_request` ([`EmptyBody`](crate::EmptyBody),
     /// or a closure `Fn(&Req) -> Option<Req>`).
-    pub fn clone_requests_with<Q2>(self, clone_request: Q2) -> RedressLayer<C, R, Q2, H, S, K> {
+    pub fn clone_requests_with<Q2>(self, clone_request: Q2) -> RedressLayer<C, R, Q2, H, S, K, M> {
         let c = self.config;
         RedressLayer {
             config: Config {
@@ -167,11 +189,12 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
                 clock: c.clock,
                 seed: c.seed,
             },
+            mode: self.mode,
         }
     }
 
     /// Adds any [`Hooks`] (a metrics recorder, an `Arc` of your own).
-    pub fn hooks<H2: Hooks>(self, hooks: H2) -> RedressLayer<C, R, Q, (H, H2), S, K> {
+    pub fn hooks<H2: Hooks>(self, hooks: H2) -> RedressLayer<C, R, Q, (H, H2), S, K, M> {
         let c = self.config;
         RedressLayer {
             config: Config {
@@ -184,17 +207,21 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
                 clock: c.clock,
                 seed: c.seed,
             },
+            mode: self.mode,
         }
     }
 
     /// Calls `f` with every event of every call.
-    pub fn on_event<F: Fn(&Event<'_>)>(self, f: F) -> RedressLayer<C, R, Q, (H, OnEvent<F>), S, K> {
+    pub fn on_event<F: Fn(&Event<'_>)>(
+        self,
+        f: F,
+    ) -> RedressLayer<C, R, Q, (H, OnEvent<F>), S, K, M> {
         self.hooks(OnEvent(f))
     }
 
     /// Sleeps (backoffs, and the timers of attempt time limits) with
     /// `sleeper` instead of tokio's timer.
-    pub fn sleeper<S2>(self, sleeper: S2) -> RedressLayer<C, R, Q, H, Custom<S2>, K> {
+    pub fn sleeper<S2>(self, sleeper: S2) -> RedressLayer<C, R, Q, H, Custom<S2>, K, M> {
         let c = self.config;
         RedressLayer {
             config: Config {
@@ -207,11 +234,12 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
                 clock: c.clock,
                 seed: c.seed,
             },
+            mode: self.mode,
         }
     }
 
     /// Reads time from `clock` instead of tokio's.
-    pub fn clock<K2>(self, clock: K2) -> RedressLayer<C, R, Q, H, S, Custom<K2>> {
+    pub fn clock<K2>(self, clock: K2) -> RedressLayer<C, R, Q, H, S, Custom<K2>, M> {
         let c = self.config;
         RedressLayer {
             config: Config {
@@ -224,6 +252,7 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
                 clock: Custom(clock),
                 seed: c.seed,
             },
+            mode: self.mode,
         }
     }
 
@@ -234,13 +263,27 @@ impl<C, R, Q, H, S, K> RedressLayer<C, R, Q, H, S, K> {
         self
     }
 
+    /// Answers a call that ends without a response (its last attempt cut
+    /// by the attempt timeout, or the breaker open) with
+    /// [`NoResponse::to_response`](redress_http::NoResponse::to_response):
+    /// 504, or 503 with a `Retry-After` from the breaker. The service's
+    /// error is then the inner service's own, so over an axum route
+    /// (`Infallible`) the layer needs no `HandleErrorLayer`. For services
+    /// that answer `http::Response<B>` with `B: Default`.
+    pub fn answer_no_response(self) -> RedressLayer<C, R, Q, H, S, K, NoResponseAsResponse> {
+        RedressLayer {
+            config: self.config,
+            mode: NoResponseAsResponse,
+        }
+    }
+
     /// The policy.
     pub fn policy(&self) -> &Policy<C, R> {
         &self.config.policy
     }
 }
 
-impl<C, R, Q, H, S, K> Clone for RedressLayer<C, R, Q, H, S, K>
+impl<C, R, Q, H, S, K, M> Clone for RedressLayer<C, R, Q, H, S, K, M>
 where
     C: Clone,
     R: Clone,
@@ -248,15 +291,17 @@ where
     H: Clone,
     S: Clone,
     K: Clone,
+    M: Clone,
 {
     fn clone(&self) -> Self {
         RedressLayer {
             config: self.config.clone(),
+            mode: self.mode.clone(),
         }
     }
 }
 
-impl<C, R, Q, H, S, K> fmt::Debug for RedressLayer<C, R, Q, H, S, K>
+impl<C, R, Q, H, S, K, M> fmt::Debug for RedressLayer<C, R, Q, H, S, K, M>
 where
     Q: fmt::Debug,
     H: fmt::Debug,
@@ -304,7 +349,7 @@ impl<C, R, Q, H, S, K> Config<C, R, Q, H, S, K> {
 
 /// Each service gets its own copy of the layer's settings (a policy clone
 /// shares the budget and the breaker).
-impl<Svc, C, R, Q, H, S, K> Layer<Svc> for RedressLayer<C, R, Q, H, S, K>
+impl<Svc, C, R, Q, H, S, K, M> Layer<Svc> for RedressLayer<C, R, Q, H, S, K, M>
 where
     C: Clone,
     R: Clone,
@@ -312,25 +357,28 @@ where
     H: Clone,
     S: Clone,
     K: Clone,
+    M: Clone,
 {
-    type Service = Redress<Svc, C, R, Q, H, S, K>;
+    type Service = Redress<Svc, C, R, Q, H, S, K, M>;
 
     fn layer(&self, inner: Svc) -> Self::Service {
         Redress {
             inner,
             config: Arc::new(self.config.clone()),
+            mode: self.mode.clone(),
         }
     }
 }
 
 /// A tower [`Service`] that runs `Svc` under a redress policy; made by
 /// [`RedressLayer`], whose docs say what it does.
-pub struct Redress<Svc, C, R, Q = ByClone, H = (), S = (), K = ()> {
+pub struct Redress<Svc, C, R, Q = ByClone, H = (), S = (), K = (), M = NoResponseAsError> {
     inner: Svc,
     config: Arc<Config<C, R, Q, H, S, K>>,
+    mode: M,
 }
 
-impl<Svc, C, R, Q, H, S, K> Redress<Svc, C, R, Q, H, S, K> {
+impl<Svc, C, R, Q, H, S, K, M> Redress<Svc, C, R, Q, H, S, K, M> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &Svc {
         &self.inner
@@ -352,16 +400,17 @@ impl<Svc, C, R, Q, H, S, K> Redress<Svc, C, R, Q, H, S, K> {
     }
 }
 
-impl<Svc: Clone, C, R, Q, H, S, K> Clone for Redress<Svc, C, R, Q, H, S, K> {
+impl<Svc: Clone, C, R, Q, H, S, K, M: Clone> Clone for Redress<Svc, C, R, Q, H, S, K, M> {
     fn clone(&self) -> Self {
         Redress {
             inner: self.inner.clone(),
             config: Arc::clone(&self.config),
+            mode: self.mode.clone(),
         }
     }
 }
 
-impl<Svc: fmt::Debug, C, R, Q, H, S, K> fmt::Debug for Redress<Svc, C, R, Q, H, S, K>
+impl<Svc: fmt::Debug, C, R, Q, H, S, K, M> fmt::Debug for Redress<Svc, C, R, Q, H, S, K, M>
 where
     Q: fmt::Debug,
     H: fmt::Debug,
@@ -390,7 +439,7 @@ where
     }
 }
 
-impl<Svc, Req, C, R, Q, H, S, K> Service<Req> for Redress<Svc, C, R, Q, H, S, K>
+impl<Svc, Req, C, R, Q, H, S, K> Service<Req> for Redress<Svc, C, R, Q, H, S, K, NoResponseAsError>
 where
     Svc: Service<Req> + Clone + Send + 'static,
     Svc::Response: Send + 'static,
@@ -413,12 +462,54 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        // The ready service goes with the call; a clone takes its place
-        // and will be polled ready for the next call.
-        let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
+        let ready = self.take_ready();
         let config = Arc::clone(&self.config);
         Box::pin(async move { config.run(ready, request).await })
+    }
+}
+
+impl<Svc, Req, B, C, R, Q, H, S, K> Service<Req>
+    for Redress<Svc, C, R, Q, H, S, K, NoResponseAsResponse>
+where
+    Svc: Service<Req, Response = http::Response<B>> + Clone + Send + 'static,
+    B: Default + Send + 'static,
+    Svc::Error: Send + 'static,
+    Svc::Future: Send + 'static,
+    Req: Send + 'static,
+    C: Classifier<Svc::Error> + Send + Sync + 'static,
+    R: ResultClassifier<Svc::Response> + Send + Sync + 'static,
+    Q: CloneRequest<Req> + Send + Sync + 'static,
+    H: Hooks + Send + Sync + 'static,
+    S: Slot<Tokio, Value: AsyncSleeper<Sleep: Send> + Sync> + Send + Sync + 'static,
+    K: Slot<Tokio, Value: Clock + Sync> + Send + Sync + 'static,
+{
+    type Response = http::Response<B>;
+    type Error = Svc::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<B>, Svc::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let ready = self.take_ready();
+        let config = Arc::clone(&self.config);
+        Box::pin(async move {
+            match config.run(ready, request).await {
+                Ok(response) => Ok(response),
+                Err(Error::Service(error)) => Err(error),
+                Err(Error::NoResponse(no_response)) => Ok(no_response.to_response()),
+            }
+        })
+    }
+}
+
+impl<Svc: Clone, C, R, Q, H, S, K, M> Redress<Svc, C, R, Q, H, S, K, M> {
+    /// The service the caller polled ready, for this call: a clone takes
+    /// its place and will be polled ready for the next call.
+    fn take_ready(&mut self) -> Svc {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
     }
 }
 

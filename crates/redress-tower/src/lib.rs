@@ -17,25 +17,20 @@
 //!   breaker open).
 //!
 //! It works with hyper-util's client (`Client<_, B>` with a `Clone` body
-//! such as `Full<Bytes>`), with axum routers and single routes (with
-//! [`EmptyBody`] to copy requests, and axum's `HandleErrorLayer` for the
-//! error), and with any other `Service` whose requests can be copied. A
-//! route gets a policy of its own by carrying its own layer:
+//! such as `Full<Bytes>`), with axum routers and single routes, and with
+//! any other `Service` whose requests can be copied. A route gets a policy
+//! of its own by carrying its own layer; [`EmptyBody`] copies axum's
+//! requests (those without a body), and
+//! [`answer_no_response`](RedressLayer::answer_no_response) answers a call
+//! that ends without a response with a 504 or 503, so the route's error
+//! stays `Infallible`:
 //!
 //! ```
-//! use std::convert::Infallible;
 //! use std::time::Duration;
-//! use axum::error_handling::HandleErrorLayer;
 //! use axum::routing::get;
 //! use axum::Router;
 //! use redress_core::{backoff::constant, Policy};
-//! use redress_tower::{EmptyBody, Error, RedressLayer};
-//! use tower::ServiceBuilder;
-//!
-//! /// The answer when a route's policy gives up without a response.
-//! async fn no_response(error: Error<Infallible>) -> http::Response<axum::body::Body> {
-//!     error.into_no_response().to_response()
-//! }
+//! use redress_tower::{EmptyBody, RedressLayer};
 //!
 //! let fast = Policy::builder()
 //!     .result_classifier(redress_http::response_classifier())
@@ -43,21 +38,24 @@
 //!     .max_attempts(3)
 //!     .build()?;
 //! let patient = fast.to_builder().max_attempts(6).attempt_timeout(Duration::from_secs(2)).build()?;
+//! let per_route = |policy, name| {
+//!     RedressLayer::new(policy)
+//!         .operation(name)
+//!         .clone_requests_with(EmptyBody)
+//!         .answer_no_response()
+//! };
 //!
 //! let router: Router = Router::new()
-//!     .route("/users", get(|| async { "ada" }).layer(
-//!         ServiceBuilder::new()
-//!             .layer(HandleErrorLayer::new(no_response))
-//!             .layer(RedressLayer::new(fast).operation("users").clone_requests_with(EmptyBody)),
-//!     ))
-//!     .route("/reports", get(|| async { "q3" }).layer(
-//!         ServiceBuilder::new()
-//!             .layer(HandleErrorLayer::new(no_response))
-//!             .layer(RedressLayer::new(patient).operation("reports").clone_requests_with(EmptyBody)),
-//!     ));
+//!     .route("/users", get(|| async { "ada" }).layer(per_route(fast, "users")))
+//!     .route("/reports", get(|| async { "q3" }).layer(per_route(patient, "reports")))
+//!     .route("/health", get(|| async { "ok" })); // no policy
 //! # let _ = router;
 //! # Ok::<(), redress_core::ConfigError>(())
 //! ```
+//!
+//! Without `answer_no_response`, the layer's error is [`Error`], which a
+//! route turns into a response with axum's `HandleErrorLayer` (see
+//! [`Error`]'s docs).
 //!
 //! `docs/http.md` in the repository compares this layer with tower's own
 //! `retry` middleware and with reqwest-retry.
@@ -99,6 +97,6 @@ mod site;
 pub use classify::{TransportClassifier, classifier};
 pub use clone::{ByClone, CloneRequest, EmptyBody};
 pub use error::Error;
-pub use layer::{Redress, RedressLayer, ResponseFuture};
+pub use layer::{NoResponseAsError, NoResponseAsResponse, Redress, RedressLayer, ResponseFuture};
 pub use redress_http::NoResponse;
 pub use site::NOT_RETRIED;

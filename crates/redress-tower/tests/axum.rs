@@ -24,10 +24,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use redress_core::{ErrorClass, EventKind, OnAttemptEnd, Policy};
+use redress_core::{CircuitBreaker, ErrorClass, EventKind, OnAttemptEnd, Policy};
 use redress_http::ResponseClassifier;
 use redress_tower::{EmptyBody, Error, NOT_RETRIED, RedressLayer, TransportClassifier};
-use tower::ServiceBuilder;
+use tower::{Layer, ServiceBuilder};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -80,7 +80,8 @@ async fn no_response(error: Error<Infallible>) -> Response {
 }
 
 /// A method router made of `route` under `policy`, named `name`,
-/// recording into `seen`.
+/// recording into `seen`; a call without a response is answered by the
+/// layer.
 fn retried(
     route: MethodRouter,
     policy: Policy<TransportClassifier, ResponseClassifier>,
@@ -88,16 +89,13 @@ fn retried(
     seen: &Seen,
 ) -> MethodRouter {
     route.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(no_response))
-            .layer(
-                RedressLayer::new(policy)
-                    .operation(name)
-                    .clone_requests_with(EmptyBody)
-                    .sleeper(sleeper())
-                    .on_event(seen.on_event())
-                    .hooks(OnAttemptEnd(seen.on_attempt_end())),
-            ),
+        RedressLayer::new(policy)
+            .operation(name)
+            .clone_requests_with(EmptyBody)
+            .sleeper(sleeper())
+            .on_event(seen.on_event())
+            .hooks(OnAttemptEnd(seen.on_attempt_end()))
+            .answer_no_response(),
     )
 }
 
@@ -111,15 +109,12 @@ async fn a_whole_router_under_one_policy() {
     let seen = Seen::default();
     let policy = policy_builder().build().unwrap();
     // The router itself is the service the layer wraps.
-    let wrapped = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(no_response))
-        .layer(
-            RedressLayer::new(policy)
-                .clone_requests_with(EmptyBody)
-                .sleeper(sleeper())
-                .on_event(seen.on_event()),
-        )
-        .service(app);
+    let wrapped = RedressLayer::new(policy)
+        .clone_requests_with(EmptyBody)
+        .sleeper(sleeper())
+        .on_event(seen.on_event())
+        .answer_no_response()
+        .layer(app);
     let addr = serve(Router::new().fallback_service(wrapped)).await;
 
     assert_eq!(send(addr, "GET", "/users", "").await, (200, "ok".into()));
@@ -180,6 +175,8 @@ async fn each_route_runs_under_its_own_policy() {
 
 #[tokio::test]
 async fn a_route_layer_covers_every_route_added_before_it() {
+    // Here the layer's error reaches axum's `HandleErrorLayer`, the other
+    // way to answer a call without a response.
     let a = Arc::new(AtomicU32::new(0));
     let b = Arc::new(AtomicU32::new(0));
     let later = Arc::new(AtomicU32::new(0));
@@ -301,4 +298,54 @@ async fn a_request_with_a_body_is_sent_once() {
     // A GET has no body: copied, so retried.
     assert_eq!(send(addr, "GET", "/orders", "").await, (200, "ok".into()));
     assert_eq!(gets.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_open_breaker_answers_through_handle_error_layer() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let breaker = Arc::new(
+        CircuitBreaker::builder()
+            .failure_threshold(1)
+            .build()
+            .unwrap(),
+    );
+    let policy = policy_builder()
+        .max_attempts(2)
+        .circuit_breaker(breaker)
+        .build()
+        .unwrap();
+    let seen = Seen::default();
+    let app = Router::new().route(
+        "/down",
+        get(flaky(&calls, u32::MAX)).layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(no_response))
+                .layer(
+                    RedressLayer::new(policy)
+                        .clone_requests_with(EmptyBody)
+                        .sleeper(sleeper())
+                        .on_event(seen.on_event()),
+                ),
+        ),
+    );
+    let addr = serve(app).await;
+
+    // The first call fails twice and opens the breaker: its last 503 back.
+    assert_eq!(send(addr, "GET", "/down", "").await, (503, "busy".into()));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // The second is rejected without running the handler: the layer's
+    // NoResponse, answered by HandleErrorLayer (503, empty body).
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let response = client
+        .request(
+            http::Request::get(format!("http://{addr}/down"))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(seen.kinds().last(), Some(&EventKind::CircuitRejected));
 }
