@@ -1,5 +1,7 @@
 //! Scenario 6: heap allocations per call and the size of each library's
-//! retry future, for every library and scenario of the other benches.
+//! retry future, for every library and scenario of the other benches
+//! (scenario 7's calls are real requests: there the count covers the whole
+//! process, the loopback server included, and no future size is taken).
 //!
 //! A counting global allocator (`stats_alloc`) watches the same functions
 //! the criterion benches time: each runs a few times to warm up (lazily
@@ -7,7 +9,9 @@
 //! measured region. Async futures are measured unpolled with
 //! `size_of_val`.
 //!
-//! `cargo bench` prints the table; with `REDRESS_FOOTPRINT_OUT` set it also
+//! `cargo bench` prints the table; with `REDRESS_FOOTPRINT_ONLY` set it
+//! runs only the scenarios whose group id contains that text; with
+//! `REDRESS_FOOTPRINT_OUT` set it also
 //! writes it there as tab-separated values (`group`, `library`,
 //! `allocations per call`, `bytes per call`, `future bytes`) for
 //! `cargo xtask bench`. Run without `--bench` (as a test), it only checks
@@ -26,6 +30,8 @@ use std::thread;
 use redress::{Clock, SystemClock};
 use redress_benches::blocking::Blocking;
 use redress_benches::delay::Delays;
+use redress_benches::middleware::Clients;
+use redress_benches::middleware::lib::REQWEST_RETRY;
 use redress_benches::shared::{self, Breakers, Budgets};
 use redress_benches::tokio_rt::{self, Tokio};
 use redress_benches::{RETRIES, Script, group, lib};
@@ -153,6 +159,56 @@ impl Footprint {
             bytes: stats.bytes_allocated as f64 / f64::from(calls),
             future: Some(future),
         });
+    }
+}
+
+impl Footprint {
+    /// Counts what `call` allocates per call on `rt`, in the whole process
+    /// (the loopback server's thread included). No future size: the
+    /// futures of scenario 7 box their middleware chains.
+    fn loopback<F, Fut>(
+        &mut self,
+        rt: &Runtime,
+        group: &'static str,
+        library: &'static str,
+        mut call: F,
+    ) where
+        F: FnMut() -> Fut,
+        Fut: Future,
+    {
+        let calls = self.calls.min(200);
+        let stats = rt.block_on(async {
+            for _ in 0..WARM_UP {
+                black_box(call().await);
+            }
+            let region = Region::new(GLOBAL);
+            for _ in 0..calls {
+                black_box(call().await);
+            }
+            region.change()
+        });
+        self.rows.push(Row {
+            group,
+            library,
+            allocations: stats.allocations as f64 / f64::from(calls),
+            bytes: stats.bytes_allocated as f64 / f64::from(calls),
+            future: None,
+        });
+    }
+}
+
+/// Scenario 7: allocations per request, the server's included (compare
+/// with the direct call).
+fn middleware(f: &mut Footprint) {
+    let rt = redress_benches::middleware::runtime();
+    let clients = Clients::new();
+    let g = group::REQWEST_MIDDLEWARE;
+    f.loopback(&rt, g, lib::DIRECT, || clients.direct());
+    f.loopback(&rt, g, lib::REDRESS, || clients.redress());
+    f.loopback(&rt, g, REQWEST_RETRY, || clients.reqwest_retry());
+    if clients.requests() == 0 {
+        println!("footprint: the loopback server saw no request");
+        std::process::exit(1);
     }
 }
 
@@ -287,6 +343,9 @@ fn tsv(rows: &[Row]) -> String {
     out
 }
 
+/// The group ids a function of this file measures, and the function.
+type Scenarios = (&'static [&'static str], fn(&mut Footprint));
+
 fn main() {
     // `cargo bench` passes `--bench`; anything else (a test run) only
     // checks that every scenario runs.
@@ -302,10 +361,40 @@ fn main() {
         calls: if benching { 1000 } else { 2 },
         rows: Vec::new(),
     };
-    blocking(&mut f);
-    on_tokio(&mut f);
-    delays(&mut f);
-    shared_state(&mut f);
+    // `REDRESS_FOOTPRINT_ONLY=7-` keeps only the scenarios whose group id
+    // contains it (to check one scenario without running them all).
+    let filter = std::env::var("REDRESS_FOOTPRINT_ONLY").unwrap_or_default();
+    let scenarios: [Scenarios; 5] = [
+        (
+            &[group::SUCCESS_BLOCKING, group::RETRIES_BLOCKING],
+            blocking,
+        ),
+        (&[group::SUCCESS_TOKIO, group::RETRIES_TOKIO], on_tokio),
+        (
+            &[
+                group::DELAY_EXPONENTIAL,
+                group::DELAY_FULL,
+                group::DELAY_EQUAL,
+                group::DELAY_DECORRELATED,
+            ],
+            delays,
+        ),
+        (
+            &[
+                group::BREAKER_1,
+                group::BREAKER_2,
+                group::BUDGET_1,
+                group::BUDGET_2,
+            ],
+            shared_state,
+        ),
+        (&[group::REQWEST_MIDDLEWARE], middleware),
+    ];
+    for (groups, run) in scenarios {
+        if groups.iter().any(|g| g.contains(filter.as_str())) {
+            run(&mut f);
+        }
+    }
     if !benching {
         return;
     }

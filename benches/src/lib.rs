@@ -2,7 +2,8 @@
 //!
 //! Every scenario is written once, here, as one function per library that
 //! makes one complete call. The criterion benches (`benches/call.rs`,
-//! `benches/delay.rs`, `benches/shared_state.rs`) time these functions; the
+//! `benches/delay.rs`, `benches/shared_state.rs`, `benches/middleware.rs`)
+//! time these functions; the
 //! `footprint` bench runs the very same functions under a counting allocator
 //! and measures the size of each library's retry future. `cargo xtask bench`
 //! runs all of them and writes `docs/benchmarks.md`.
@@ -23,6 +24,7 @@ use redress::{Classification, Classifier, ErrorClass};
 
 pub mod blocking;
 pub mod delay;
+pub mod middleware;
 pub mod shared;
 pub mod tokio_rt;
 
@@ -53,6 +55,8 @@ pub mod group {
     pub const BUDGET_1: &str = "5-budget-1-thread";
     /// Scenario 5: the same, two threads sharing one budget.
     pub const BUDGET_2: &str = "5-budget-2-threads";
+    /// Scenario 7: one reqwest call through a retry middleware, loopback.
+    pub const REQWEST_MIDDLEWARE: &str = "7-reqwest-middleware";
 }
 
 /// Library names, as the tables show them.

@@ -83,6 +83,11 @@ const SCENARIOS: &[(&str, &str, &str)] = &[
         "5d. Retry budget, two threads sharing one budget",
         "Wall time per operation per thread while both threads run it.",
     ),
+    (
+        "7-reqwest-middleware",
+        "7. A reqwest call through a retry middleware, loopback",
+        "One GET answered 200 by a scripted server on loopback (its own thread), the body read, through a `reqwest_middleware` client with each middleware, and through reqwest alone. Allocations count the whole process, the server's included: compare with the direct call.",
+    ),
 ];
 
 /// The crates whose versions the report lists.
@@ -95,6 +100,9 @@ const CRATES: &[&str] = &[
     "tower",
     "failsafe",
     "recloser",
+    "reqwest",
+    "reqwest-middleware",
+    "reqwest-retry",
     "tokio",
     "criterion",
 ];

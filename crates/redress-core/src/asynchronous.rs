@@ -81,7 +81,7 @@ use core::time::Duration;
 use crate::backoff::BackoffContext;
 use crate::bind::{Bound, CallSite};
 use crate::classify::{Classifier, ResultClassifier};
-use crate::engine::{Action, Attempt, Ending, Execution, ToOutcome};
+use crate::engine::{Action, Attempt, Execution, Report, ToOutcome};
 use crate::hooks::{Hooks, SleepDecision};
 use crate::outcome::Outcome;
 use crate::policy::Policy;
@@ -289,7 +289,7 @@ pub async fn run_on<End, Site, C, R, Rt, T, E, F, Fut>(
     operation: F,
 ) -> End::Output
 where
-    End: Ending<T, E>,
+    End: Report<T, E>,
     Site: AsyncSite<C, R, Rt> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -468,7 +468,7 @@ fn traced<'s, End, Site, C, R, T, E, F, Fut, Sl, Cl>(
     operation: F,
 ) -> impl Future<Output = End::Output>
 where
-    End: Ending<T, E>,
+    End: Report<T, E>,
     Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -498,7 +498,7 @@ async fn run<End, Site, C, R, T, E, F, Fut, Sl, Cl>(
     mut operation: F,
 ) -> End::Output
 where
-    End: Ending<T, E>,
+    End: Report<T, E>,
     Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -535,7 +535,7 @@ where
                 sleeper.sleep(delay).await;
                 exec.resume(clock.now())
             }
-            Action::Done => return End::end(&mut exec),
+            Action::Done => return End::report(&mut exec),
         };
     }
 }

@@ -197,16 +197,16 @@ enum Phase {
 
 /// How a runner reports a finished call: the whole [`Outcome`]
 /// ([`ToOutcome`], for `execute`) or the value or a
-/// [`RetryError`](crate::RetryError) ([`ToResult`], for `call`). The ending
+/// [`RetryError`](crate::RetryError) ([`ToResult`], for `call`). The report
 /// also says whether a success needs its `elapsed` measured: `call` drops
 /// it, so a success nobody observes reads no clock.
-pub trait Ending<T, E> {
+pub trait Report<T, E> {
     /// What the runner returns.
     type Output;
     /// Whether the outcome of a success reports a measured `elapsed`.
     const MEASURES_SUCCESS: bool;
     /// Ends the call and reports it.
-    fn end<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Self::Output;
+    fn report<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Self::Output;
 }
 
 /// Ends a call with its whole [`Outcome`].
@@ -217,22 +217,22 @@ pub struct ToOutcome;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ToResult;
 
-impl<T, E> Ending<T, E> for ToOutcome {
+impl<T, E> Report<T, E> for ToOutcome {
     type Output = Outcome<T, E>;
     const MEASURES_SUCCESS: bool = true;
 
     #[inline(always)]
-    fn end<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Outcome<T, E> {
+    fn report<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Outcome<T, E> {
         exec.take_outcome()
     }
 }
 
-impl<T, E> Ending<T, E> for ToResult {
+impl<T, E> Report<T, E> for ToResult {
     type Output = Result<T, crate::outcome::RetryError<E, T>>;
     const MEASURES_SUCCESS: bool = false;
 
     #[inline(always)]
-    fn end<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Self::Output {
+    fn report<C, R, H: Hooks>(exec: &mut Execution<'_, C, R, H, T, E>) -> Self::Output {
         exec.take_result()
     }
 }

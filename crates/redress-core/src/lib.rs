@@ -124,7 +124,7 @@ pub use classify::{
     PermanentError, RateLimitError, ResultClassifier, ServerError, StatusError, StatusLookup,
     StatusOf, class_for_status, default_classifier, strict_classifier,
 };
-pub use engine::{Action, Attempt, Ending, Execution, PendingSleep, ToOutcome, ToResult};
+pub use engine::{Action, Attempt, Execution, PendingSleep, Report, ToOutcome, ToResult};
 pub use event::{CircuitState, Compact, Event, EventKind, FieldValue, LogFields, StopReason, Tags};
 pub use hooks::{
     AbortIf, AbortSignal, AttemptDecision, AttemptEnd, AttemptStart, BeforeSleep, CallEnd,

@@ -11,7 +11,10 @@
 //! - [`ResponseClassifier`]: a result classifier for `http::Response<B>` that
 //!   flags retryable statuses and carries the `Retry-After` hint, so a
 //!   [`retry_after_or`](redress_core::backoff::retry_after_or) strategy
-//!   waits as long as the server asked.
+//!   waits as long as the server asked;
+//! - [`Ending`], [`NoResponse`]: how a call ends in a client's terms (the
+//!   response, the last flagged response, the last error, or no response
+//!   at all), for integrations that hand back what a client returns.
 //!
 //! Clients built on `http` (hyper, a tower stack, your own) use this crate
 //! directly; `redress-reqwest` builds on it for reqwest. `docs/http.md` in
@@ -68,10 +71,12 @@
     )
 )]
 
+mod no_response;
 mod response;
 mod retry_after;
 mod status;
 
+pub use no_response::{Ending, NoResponse, ToEnding};
 pub use response::{ResponseClassifier, response_classifier};
 pub use retry_after::{parse_retry_after, retry_after};
 pub use status::{classify_error_status, classify_status, status_class, status_tag};

@@ -187,6 +187,56 @@ fn classify_hinted(error: &HintedError) -> Classification {
     }
 }
 
+/// How deep `reqwest_middleware::Error::Middleware` wrappers are looked
+/// into (guards against cycles).
+#[cfg(feature = "middleware")]
+const MAX_WRAPPERS: u8 = 8;
+
+/// The error a `reqwest_middleware::Error::Middleware` wraps (an error a
+/// middleware made), so the fallback classifier sees it and its chain.
+fn unwrap_middleware<'e>(error: &'e (dyn StdError + 'static)) -> &'e (dyn StdError + 'static) {
+    #[cfg(feature = "middleware")]
+    {
+        let mut error = error;
+        for _ in 0..MAX_WRAPPERS {
+            match error.downcast_ref::<reqwest_middleware::Error>() {
+                Some(reqwest_middleware::Error::Middleware(inner)) => error = &**inner,
+                _ => break,
+            }
+        }
+        error
+    }
+    #[cfg(not(feature = "middleware"))]
+    error
+}
+
+/// The classification of one link of an error chain, when it is (or, for
+/// reqwest-middleware's error, holds) a reqwest error.
+fn classify_link(link: &(dyn StdError + 'static), depth: u8) -> Option<Classification> {
+    if let Some(hinted) = link.downcast_ref::<HintedError>() {
+        return Some(classify_hinted(hinted));
+    }
+    if let Some(error) = link.downcast_ref::<reqwest::Error>() {
+        return Some(classify_error(error));
+    }
+    #[cfg(feature = "middleware")]
+    if let Some(error) = link.downcast_ref::<reqwest_middleware::Error>() {
+        // Both variants are `#[error(transparent)]`: the chain goes on with
+        // the *source* of the wrapped error, so the wrapped error itself
+        // is looked at here.
+        return match error {
+            reqwest_middleware::Error::Reqwest(error) => Some(classify_error(error)),
+            reqwest_middleware::Error::Middleware(inner) if depth < MAX_WRAPPERS => {
+                let inner: &(dyn StdError + 'static) = &**inner;
+                classify_link(inner, depth.saturating_add(1))
+            }
+            reqwest_middleware::Error::Middleware(_) => None,
+        };
+    }
+    let _ = depth;
+    None
+}
+
 /// Turns error statuses into errors that keep the `Retry-After` hint.
 ///
 /// Implemented for `reqwest::Response` (and `reqwest::blocking::Response`
@@ -314,13 +364,9 @@ impl<L: StatusLookup> ReqwestClassifier<L> {
     /// Classifies a type-erased error (the inside of a `Box<dyn Error>` or
     /// an `anyhow::Error`).
     pub fn classify_dyn(&self, error: &(dyn StdError + 'static)) -> Classification {
+        let error = unwrap_middleware(error);
         chain(error)
-            .find_map(|link| {
-                if let Some(hinted) = link.downcast_ref::<HintedError>() {
-                    return Some(classify_hinted(hinted));
-                }
-                link.downcast_ref::<reqwest::Error>().map(classify_error)
-            })
+            .find_map(|link| classify_link(link, 0))
             .unwrap_or_else(|| self.fallback.classify_dyn(error))
     }
 }
@@ -372,6 +418,23 @@ mod tests {
         assert_eq!(plain.status(), None);
         assert_eq!(HasStatus::status_code(&plain), None);
         assert_eq!(plain.to_string(), plain.get_ref().to_string());
+    }
+
+    #[cfg(feature = "middleware")]
+    #[test]
+    fn reqwest_middleware_errors_are_looked_into() {
+        use reqwest_middleware::Error as MwError;
+        let c = classifier().classify(&MwError::Reqwest(builder_error()));
+        assert_eq!((c.class, c.tag), (ErrorClass::Permanent, Some("builder")));
+        let hinted = HintedError::new(builder_error(), Some(Duration::from_secs(4)));
+        let c = classifier().classify(&MwError::middleware(hinted));
+        assert_eq!(c.tag, Some("builder"));
+        assert_eq!(c.retry_after, Some(Duration::from_secs(4)));
+        // A middleware's own error goes to the fallback, unwrapped.
+        let reset = MwError::middleware(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(classifier().classify(&reset).class, ErrorClass::Transient);
+        let nested = MwError::middleware(MwError::Reqwest(builder_error()));
+        assert_eq!(classifier().classify(&nested).tag, Some("builder"));
     }
 
     #[test]

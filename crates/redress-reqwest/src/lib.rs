@@ -12,6 +12,11 @@
 //! - [`ResponseExt::error_for_status_with_hint`]: `error_for_status` that
 //!   keeps the hint, for code that turns statuses into errors.
 //!
+//! - [`RedressMiddleware`] (feature `middleware`): a `reqwest_middleware`
+//!   middleware, so one `ClientBuilder::with(RedressMiddleware::new(policy))`
+//!   runs every request of a client under the policy (a request whose body
+//!   cannot be copied is sent once).
+//!
 //! Every classification carries a low-cardinality tag that events report
 //! as `err`: `timeout`, `connect`, `reset`, `5xx`, `429`, `4xx`, `body`,
 //! `decode`, `builder`, `redirect`, `request`.
@@ -55,6 +60,7 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `blocking` | no | the same for `reqwest::blocking` (with `BlockingPolicy::call`) |
+//! | `middleware` | no | [`RedressMiddleware`] for `reqwest_middleware` 0.5 (its `default-features = false`), sleeping on tokio |
 //!
 //! # Minimum supported Rust version
 //!
@@ -77,13 +83,19 @@
 )]
 
 mod error;
+#[cfg(feature = "middleware")]
+mod middleware;
 mod response;
 
 pub use error::{HintedError, ReqwestClassifier, ResponseExt, classifier, classify_error};
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub use middleware::{NOT_RETRIED, RedressMiddleware};
 pub use response::{ResponseClassifier, response_classifier};
 
 /// The snippets of `docs/http.md`, compiled and run as doctests (against the
-/// scripted loopback server).
+/// scripted loopback server), the middleware's and the tower layer's
+/// included.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/http.md")]
 pub struct HttpDoctests;

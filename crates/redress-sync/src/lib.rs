@@ -33,9 +33,9 @@
 use std::error::Error;
 
 use redress_core::{
-    Action, Attempt, BlockingSleeper, Bound, CallSite, Classifier, Clock, Ending, ErrorClassifier,
-    Execution, Hooks, NoResultClassifier, Outcome, Policy, ResultClassifier, RetryError, Slot,
-    SystemClock, ThreadSleeper, ToOutcome, ToResult,
+    Action, Attempt, BlockingSleeper, Bound, CallSite, Classifier, Clock, ErrorClassifier,
+    Execution, Hooks, NoResultClassifier, Outcome, Policy, Report, ResultClassifier, RetryError,
+    Slot, SystemClock, ThreadSleeper, ToOutcome, ToResult,
 };
 
 /// Runs operations under a policy, blocking the current thread.
@@ -117,7 +117,7 @@ pub trait BlockingPolicy<C, R> {
     #[doc(hidden)]
     fn run_blocking<End, T, E, F>(&self, operation: F) -> End::Output
     where
-        End: Ending<T, E>,
+        End: Report<T, E>,
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>;
@@ -127,7 +127,7 @@ impl<C, R> BlockingPolicy<C, R> for Policy<C, R> {
     #[inline]
     fn run_blocking<End, T, E, F>(&self, operation: F) -> End::Output
     where
-        End: Ending<T, E>,
+        End: Report<T, E>,
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
@@ -145,7 +145,7 @@ where
     #[inline]
     fn run_blocking<End, T, E, F>(&self, operation: F) -> End::Output
     where
-        End: Ending<T, E>,
+        End: Report<T, E>,
         F: FnMut(Attempt) -> Result<T, E>,
         C: Classifier<E>,
         R: ResultClassifier<T>,
@@ -166,7 +166,7 @@ fn run<End, Site, C, R, T, E, F, Sl, Cl>(
     mut operation: F,
 ) -> End::Output
 where
-    End: Ending<T, E>,
+    End: Report<T, E>,
     Site: CallSite<C, R> + ?Sized,
     C: Classifier<E>,
     R: ResultClassifier<T>,
@@ -194,7 +194,7 @@ where
                 sleeper.sleep(delay);
                 exec.resume(clock.now())
             }
-            Action::Done => return End::end(&mut exec),
+            Action::Done => return End::report(&mut exec),
         };
     }
 }

@@ -43,6 +43,8 @@
 //! | `http` | no | module [`http`]: HTTP statuses to classes (one table), `Retry-After` in seconds and as an HTTP-date, a result classifier for `http::Response` (`redress-http`) |
 //! | `reqwest` | no | module [`reqwest`]: classifiers for `reqwest::Error` and `reqwest::Response`, `error_for_status_with_hint` (`redress-reqwest`; no TLS: enable it in your own reqwest dependency) |
 //! | `reqwest-blocking` | no | the same for `reqwest::blocking` |
+//! | `reqwest-middleware` | no | `redress::reqwest::RedressMiddleware`: every request of a `reqwest_middleware` client under a policy, on tokio |
+//! | `tower` | no | module [`tower`]: `RedressLayer`, a tower `Layer` that runs any service under a policy (hyper-util clients, axum routers and routes), on tokio (`redress-tower`) |
 //! | `tracing` | no | a `tracing` span per call (`redress.call`, with the operation) and an event per retry, stop and breaker transition, at DEBUG/INFO/WARN (see [`call_span`]) |
 //!
 //! With `default-features = false` (and no `std`) the engine works on
@@ -165,6 +167,32 @@ pub mod http {
 pub mod reqwest {
     #[doc(inline)]
     pub use redress_reqwest::*;
+}
+
+/// tower (`redress-tower`): [`RedressLayer`](tower::RedressLayer), a
+/// `Layer` that runs any tower service under a policy, polling it ready
+/// before every attempt. See `docs/http.md`.
+///
+/// ```
+/// use std::time::Duration;
+/// use redress::backoff::constant;
+/// use redress::prelude::*;
+/// use redress::tower::RedressLayer;
+///
+/// let policy = Policy::builder()
+///     .classifier(redress::tower::classifier())
+///     .result_classifier(redress::http::response_classifier())
+///     .strategy(constant(Duration::from_millis(50)))
+///     .build()?;
+/// let layer = RedressLayer::new(policy).operation("upstream");
+/// # let _ = layer;
+/// # Ok::<(), redress::ConfigError>(())
+/// ```
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower {
+    #[doc(inline)]
+    pub use redress_tower::*;
 }
 
 /// The traits and types most call sites need: `use redress::prelude::*;`.
