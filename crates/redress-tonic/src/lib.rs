@@ -13,6 +13,12 @@
 //! - [`unary`]: retries a unary call, a fresh request per attempt carrying
 //!   the attempt's time limit as its gRPC deadline. Streaming calls are
 //!   not retried (see [`unary`] for why).
+//! - [`response_classifier()`]: the result classifier for stacks that see
+//!   gRPC calls as `http::Response`s (a tower layer over an HTTP/2
+//!   client, a proxy): it flags *Trailers-Only* failures, with the same
+//!   table and hints. Such a stack can only retry requests whose body it
+//!   can send again; tonic's own channel streams request bodies, which is
+//!   why [`unary`] retries above the channel instead.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -75,10 +81,12 @@
 
 mod classifier;
 mod code;
+mod response;
 mod status;
 mod unary;
 
 pub use classifier::{GrpcClassifier, classifier};
 pub use code::{code_class, code_name};
+pub use response::{GrpcResponseClassifier, classify_response_head, response_classifier};
 pub use status::{PUSHBACK_KEY, Pushback, classify_status, pushback, retry_info_delay};
 pub use unary::{PREVIOUS_ATTEMPTS_KEY, execute_unary, unary};

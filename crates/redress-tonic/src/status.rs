@@ -3,8 +3,8 @@
 use core::time::Duration;
 
 use redress_core::{Classification, ErrorClass};
-use tonic::Status;
 use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::code::{code_class, code_name};
@@ -44,15 +44,20 @@ pub enum Pushback {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn pushback(metadata: &MetadataMap) -> Option<Pushback> {
-    let value = metadata.get(PUSHBACK_KEY)?;
-    let millis = value
-        .to_str()
+    metadata
+        .get(PUSHBACK_KEY)
+        .map(|value| pushback_value(value.as_encoded_bytes()))
+}
+
+/// The pushback a `grpc-retry-pushback-ms` value says.
+pub(crate) fn pushback_value(value: &[u8]) -> Pushback {
+    let millis = core::str::from_utf8(value)
         .ok()
         .and_then(|text| text.trim().parse::<i32>().ok());
-    Some(match millis.and_then(|ms| u64::try_from(ms).ok()) {
+    match millis.and_then(|ms| u64::try_from(ms).ok()) {
         Some(ms) => Pushback::RetryAfter(Duration::from_millis(ms)),
         None => Pushback::DoNotRetry,
-    })
+    }
 }
 
 /// The delay of the `google.rpc.RetryInfo` detail in `status`, if the
@@ -94,7 +99,7 @@ pub fn retry_info_delay(status: &Status) -> Option<Duration> {
 /// use std::time::Duration;
 /// use redress_core::ErrorClass;
 /// use redress_tonic::classify_status;
-/// use tonic::Status;
+/// use tonic::{Code, Status};
 ///
 /// let mut status = Status::unavailable("restarting");
 /// status.metadata_mut().insert("grpc-retry-pushback-ms", "1500".parse()?);
@@ -109,10 +114,21 @@ pub fn retry_info_delay(status: &Status) -> Option<Duration> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn classify_status(status: &Status) -> Classification {
-    let code = status.code();
+    classify_parts(
+        status.code(),
+        pushback(status.metadata()),
+        retry_info_delay(status),
+    )
+}
+
+/// The classification of a failure with `code` and the server's hints.
+pub(crate) fn classify_parts(
+    code: Code,
+    pushed: Option<Pushback>,
+    retry_info: Option<Duration>,
+) -> Classification {
     let class = code_class(code);
     let tagged = Classification::new(class).with_tag(code_name(code));
-    let pushed = pushback(status.metadata());
     if pushed == Some(Pushback::DoNotRetry) && class.is_retryable() {
         return Classification::new(ErrorClass::Permanent)
             .with_tag(code_name(code))
@@ -122,7 +138,7 @@ pub fn classify_status(status: &Status) -> Classification {
         Some(Pushback::RetryAfter(delay)) => Some(delay),
         _ => None,
     };
-    match (from_pushback, retry_info_delay(status)) {
+    match (from_pushback, retry_info) {
         (Some(pushback), Some(info)) if info > pushback => tagged
             .with_retry_after(info)
             .with_detail("hint", "retry_info"),
@@ -139,7 +155,6 @@ pub fn classify_status(status: &Status) -> Classification {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::Code;
     use tonic::metadata::MetadataValue;
     use tonic_types::ErrorDetails;
 
