@@ -145,31 +145,35 @@ where
 /// `Arc`s): a closure that borrows from its surroundings makes the future
 /// not `Send` on today's compilers (rust-lang/rust#139475).
 ///
-/// ```no_run
-/// # async fn demo(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use redress::backoff::constant;
 /// use redress::Policy;
 /// use redress_postgres::Reconnect;
 ///
+/// # let Some(url) = redress_test_services::pg_url() else { return Ok(()) };
 /// let policy = Policy::builder()
 ///     .classifier(redress_postgres::classifier())
 ///     .strategy(constant(Duration::from_millis(50)))
 ///     .build()?;
 /// let mut source = Reconnect::new(|| async {
-///     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+///     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
 ///     tokio::spawn(connection);
 ///     Ok::<_, tokio_postgres::Error>(client)
 /// });
 ///
 /// let balance: i64 = redress_postgres::transaction(&policy, &mut source, async |tx| {
+///     tx.batch_execute("CREATE TEMP TABLE accounts (id INT PRIMARY KEY, balance INT8);
+///                       INSERT INTO accounts VALUES (1, 100), (2, 0)").await?;
 ///     tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
 ///     tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[]).await?;
 ///     let row = tx.query_one("SELECT balance FROM accounts WHERE id = 1", &[]).await?;
 ///     Ok::<_, tokio_postgres::Error>(row.get(0))
 /// })
 /// .await?;
-/// # let _ = balance;
+/// assert_eq!(balance, 90);
 /// # Ok(())
 /// # }
 /// ```
@@ -191,23 +195,31 @@ where
 /// [`transaction`] with an isolation level and the other
 /// [`TransactionOptions`] for every attempt's transaction.
 ///
-/// ```no_run
-/// # async fn demo(client: &mut tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use redress::backoff::constant;
 /// use redress::Policy;
 /// use redress_postgres::TransactionOptions;
 /// use tokio_postgres::IsolationLevel;
 ///
+/// # let Some(url) = redress_test_services::pg_url() else { return Ok(()) };
+/// let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+/// tokio::spawn(connection);
 /// let policy = Policy::builder()
 ///     .classifier(redress_postgres::classifier())
 ///     .strategy(constant(Duration::from_millis(10)))
 ///     .build()?;
-/// let serializable = TransactionOptions::new().isolation_level(IsolationLevel::Serializable);
-/// redress_postgres::transaction_with(&policy, client, serializable, async |tx| {
-///     tx.execute("UPDATE counters SET n = n + 1 WHERE id = 1", &[]).await
+/// let read_only = TransactionOptions::new()
+///     .isolation_level(IsolationLevel::Serializable)
+///     .read_only(true)
+///     .deferrable(true);
+/// let level: String = redress_postgres::transaction_with(&policy, &mut client, read_only, async |tx| {
+///     Ok::<_, tokio_postgres::Error>(tx.query_one("SHOW transaction_isolation", &[]).await?.get(0))
 /// })
 /// .await?;
+/// assert_eq!(level, "serializable");
 /// # Ok(())
 /// # }
 /// ```

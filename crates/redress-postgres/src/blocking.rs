@@ -129,20 +129,22 @@ where
 /// may have committed: see the async [`transaction`](crate::transaction)
 /// for both.
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use redress::backoff::constant;
 /// use redress::Policy;
 /// use redress_postgres::blocking::{self, Reconnect};
 ///
+/// # let Some(url) = redress_test_services::pg_url() else { return Ok(()) };
 /// let policy = Policy::builder()
 ///     .classifier(redress_postgres::classifier())
 ///     .strategy(constant(Duration::from_millis(50)))
 ///     .build()?;
-/// let url = "postgres://app@127.0.0.1/app";
-/// let mut source = Reconnect::new(|| postgres::Client::connect(url, postgres::NoTls));
+/// let mut source = Reconnect::new(|| postgres::Client::connect(&url, postgres::NoTls));
 ///
 /// let moved = blocking::transaction(&policy, &mut source, |tx| {
+///     tx.batch_execute("CREATE TEMP TABLE accounts (id INT PRIMARY KEY, balance INT8);
+///                       INSERT INTO accounts VALUES (1, 100), (2, 0)")?;
 ///     tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[])?;
 ///     tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[])
 /// })?;

@@ -35,13 +35,20 @@ use crate::sqlstate::classify_sqlstate;
 /// went away. Inside the transaction helpers this question is handled
 /// where it belongs, at `COMMIT`.
 ///
-/// ```no_run
-/// # async fn demo(client: &tokio_postgres::Client) {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use redress_core::ErrorClass;
 ///
+/// # let Some(url) = redress_test_services::pg_url() else { return Ok(()) };
+/// let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+/// tokio::spawn(connection);
 /// let err = client.query_one("SELECT 1 FROM missing_table", &[]).await.unwrap_err();
 /// let c = redress_postgres::classify_pg_error(&err);
 /// assert_eq!((c.class, c.tag), (ErrorClass::Permanent, Some("42P01")));
+/// let err = client.query_one("SELECT 1 WHERE false", &[]).await.unwrap_err();
+/// assert_eq!(redress_postgres::classify_pg_error(&err).tag, Some("client"));
+/// # Ok(())
 /// # }
 /// ```
 pub fn classify_pg_error(error: &tokio_postgres::Error) -> Classification {

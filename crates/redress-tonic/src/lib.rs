@@ -90,3 +90,9 @@ pub use code::{code_class, code_name};
 pub use response::{GrpcResponseClassifier, classify_response_head, response_classifier};
 pub use status::{PUSHBACK_KEY, Pushback, classify_status, pushback, retry_info_delay};
 pub use unary::{PREVIOUS_ATTEMPTS_KEY, execute_unary, unary};
+
+/// The snippets of `docs/grpc.md`, compiled and run as doctests (against
+/// the scripted loopback server).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/grpc.md")]
+pub struct GrpcDoctests;
