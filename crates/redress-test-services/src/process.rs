@@ -115,8 +115,25 @@ pub(crate) fn truncate_log(log: &Path) -> Result<(), Error> {
     fs::write(log, "").map_err(|error| Error::io(format!("creating {}", log.display()), error))
 }
 
-/// A port on 127.0.0.1 that nothing listens on right now.
+/// Where server ports come from: below Linux's ephemeral range (32768 and
+/// up), so a socket bound to port 0 (a test server, a client's outgoing
+/// connection) cannot take the port between the check here and the
+/// server's own bind.
+const SERVER_PORTS: core::ops::Range<u16> = 20_000..32_000;
+
+/// A port on 127.0.0.1 that nothing listens on right now, picked at random
+/// from [`SERVER_PORTS`]; a port from the kernel if all tried are taken.
 pub(crate) fn free_port() -> Result<u16, Error> {
+    use std::hash::{BuildHasher, RandomState};
+    let state = RandomState::new();
+    let span = u64::from(SERVER_PORTS.end - SERVER_PORTS.start);
+    for attempt in 0..64u64 {
+        let offset = u16::try_from(state.hash_one(attempt) % span).unwrap_or(0);
+        let port = SERVER_PORTS.start + offset;
+        if TcpListener::bind((HOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let listener = TcpListener::bind((HOST, 0))
         .map_err(|error| Error::io(format!("binding {HOST}:0 to find a free port"), error))?;
     let port = listener
@@ -516,7 +533,7 @@ mod tests {
     #[test]
     fn free_ports_are_on_loopback_and_bindable() {
         let port = free_port().unwrap();
-        assert_ne!(port, 0);
+        assert!(SERVER_PORTS.contains(&port), "{port}");
         TcpListener::bind((HOST, port)).unwrap();
     }
 

@@ -45,6 +45,10 @@
 //! | `reqwest-blocking` | no | the same for `reqwest::blocking` |
 //! | `reqwest-middleware` | no | `redress::reqwest::RedressMiddleware`: every request of a `reqwest_middleware` client under a policy, on tokio |
 //! | `tower` | no | module [`tower`]: `RedressLayer`, a tower `Layer` that runs any service under a policy (hyper-util clients, axum routers and routes), on tokio (`redress-tower`) |
+//! | `tonic` | no | module [`tonic`]: gRPC status codes to classes (one table), `RetryInfo` and `grpc-retry-pushback-ms` as the delay, `unary(..)` to retry a unary call in one line (`redress-tonic`; no transport: bring your channel) |
+//! | `postgres` | no | module [`postgres`]: SQLSTATEs to classes (one table), the classifier for `tokio_postgres` errors, `transaction(..)` that retries whole transactions (`redress-postgres`; no TLS) |
+//! | `postgres-blocking` | no | `postgres::blocking`: the same helper for the blocking `postgres` client |
+//! | `sqlx` | no | the classifier for `sqlx::Error` in module [`postgres`] (sqlx 0.9 needs Rust 1.94) |
 //! | `tracing` | no | a `tracing` span per call (`redress.call`, with the operation) and an event per retry, stop and breaker transition, at DEBUG/INFO/WARN (see [`call_span`]) |
 //!
 //! With `default-features = false` (and no `std`) the engine works on
@@ -193,6 +197,48 @@ pub mod reqwest {
 pub mod tower {
     #[doc(inline)]
     pub use redress_tower::*;
+}
+
+/// gRPC with tonic (`redress-tonic`): status codes to classes (one
+/// table), the server's `RetryInfo` and pushback hints, and retried unary
+/// calls. See `docs/grpc.md`.
+///
+/// ```
+/// use std::time::Duration;
+/// use redress::backoff::{decorrelated_jitter, retry_after_or};
+/// use redress::prelude::*;
+///
+/// let policy = Policy::builder()
+///     .classifier(redress::tonic::classifier())
+///     .strategy(decorrelated_jitter().max(Duration::from_secs(5)))
+///     .class_strategy(ErrorClass::RateLimit, retry_after_or(decorrelated_jitter().max(Duration::from_secs(30))))
+///     .build()?;
+/// // redress::tonic::unary(&policy, &client, &request, async |mut c, r| c.say_hello(r).await).await?;
+/// # Ok::<(), redress::ConfigError>(())
+/// ```
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic {
+    #[doc(inline)]
+    pub use redress_tonic::*;
+}
+
+/// PostgreSQL (`redress-postgres`): the SQLSTATE table, classifiers for
+/// `tokio_postgres`, `postgres` and `sqlx` errors, and helpers that retry
+/// whole transactions. See `docs/databases.md`.
+///
+/// ```
+/// use redress::ErrorClass;
+/// use redress::postgres::sqlstate_class;
+///
+/// assert_eq!(sqlstate_class("40001"), ErrorClass::Concurrency);
+/// assert_eq!(sqlstate_class("53300"), ErrorClass::RateLimit);
+/// ```
+#[cfg(any(feature = "postgres", feature = "sqlx"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "sqlx"))))]
+pub mod postgres {
+    #[doc(inline)]
+    pub use redress_postgres::*;
 }
 
 /// The traits and types most call sites need: `use redress::prelude::*;`.
