@@ -66,13 +66,15 @@ struct Seen {
 }
 
 impl Seen {
-    /// A sleeper that sleeps a millisecond for a backoff (at most
-    /// `FALLBACK`): real sockets rule out paused time, and the tests check
-    /// the delay decided, not the time spent. Longer sleeps are the
-    /// attempts' time limits, slept for real.
+    /// A sleeper that sleeps a millisecond for a backoff (the server's
+    /// hints and `FALLBACK`, from one second up): real sockets rule out
+    /// paused time, and the tests check the delay decided, not the time
+    /// spent. The sleeper is also the timer of the attempts' time limits:
+    /// those (an attempt timeout under a second, or what is left of the
+    /// deadline, beyond `FALLBACK`) are slept for real.
     fn sleeper(&self) -> impl Fn(Duration) -> tokio::time::Sleep + use<> {
         |d| {
-            tokio::time::sleep(if d <= FALLBACK {
+            tokio::time::sleep(if (Duration::from_secs(1)..=FALLBACK).contains(&d) {
                 Duration::from_millis(1)
             } else {
                 d
