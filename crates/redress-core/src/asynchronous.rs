@@ -74,6 +74,7 @@
 //! must then be `Sync`).
 
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
@@ -137,7 +138,23 @@ pub trait AsyncHooks {
     const SLEEP_HOOKS: bool = true;
 }
 
+/// No async hooks: each hook is a ready future of no size, so a call
+/// site without async hooks carries nothing for them.
 impl AsyncHooks for () {
+    #[inline]
+    fn decide_sleep(
+        &self,
+        _: &BackoffContext<'_>,
+        _: Duration,
+    ) -> impl Future<Output = SleepDecision> {
+        core::future::ready(SleepDecision::Sleep)
+    }
+
+    #[inline]
+    fn before_sleep(&self, _: &BackoffContext<'_>, _: Duration) -> impl Future<Output = ()> {
+        core::future::ready(())
+    }
+
     const SLEEP_HOOKS: bool = false;
 }
 
@@ -283,11 +300,11 @@ where
 /// assert_eq!(value.ok(), Some(2));
 /// # Ok::<(), redress_core::ConfigError>(())
 /// ```
-pub async fn run_on<End, Site, C, R, Rt, T, E, F, Fut>(
+pub fn run_on<End, Site, C, R, Rt, T, E, F, Fut>(
     site: &Site,
     runtime: &Rt,
     operation: F,
-) -> End::Output
+) -> impl Future<Output = End::Output>
 where
     End: Report<T, E>,
     Site: AsyncSite<C, R, Rt> + ?Sized,
@@ -296,9 +313,65 @@ where
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let sleeper = site.sleeper(runtime);
-    let clock = site.clock(runtime);
-    traced::<End, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation).await
+    let timers = OnRuntime {
+        site,
+        runtime,
+        classes: PhantomData,
+    };
+    traced::<End, _, _, _, _, _, _, _, _>(site, timers, operation)
+}
+
+/// Where a run takes its sleeper and clock from. Resolved inside the
+/// runner's future, so the future holds what it resolves from once.
+trait Timers {
+    type Sleeper: AsyncSleeper;
+    type Clock: Clock;
+    fn sleeper(&self) -> &Self::Sleeper;
+    fn clock(&self) -> &Self::Clock;
+}
+
+/// A call site's own sleeper and clock, or its runtime's.
+struct OnRuntime<'s, 'r, Site: ?Sized, C, R, Rt> {
+    site: &'s Site,
+    runtime: &'r Rt,
+    /// Ties the classifiers' lifetimes to this value's.
+    classes: PhantomData<fn() -> (C, R)>,
+}
+
+impl<Site: AsyncSite<C, R, Rt> + ?Sized, C, R, Rt> Timers for OnRuntime<'_, '_, Site, C, R, Rt> {
+    type Sleeper = Site::Sleeper;
+    type Clock = Site::Clock;
+
+    #[inline(always)]
+    fn sleeper(&self) -> &Site::Sleeper {
+        self.site.sleeper(self.runtime)
+    }
+
+    #[inline(always)]
+    fn clock(&self) -> &Site::Clock {
+        self.site.clock(self.runtime)
+    }
+}
+
+/// A sleeper and a clock given as they are.
+struct Given<'a, Sl, Cl> {
+    sleeper: &'a Sl,
+    clock: &'a Cl,
+}
+
+impl<Sl: AsyncSleeper, Cl: Clock> Timers for Given<'_, Sl, Cl> {
+    type Sleeper = Sl;
+    type Clock = Cl;
+
+    #[inline(always)]
+    fn sleeper(&self) -> &Sl {
+        self.sleeper
+    }
+
+    #[inline(always)]
+    fn clock(&self) -> &Cl {
+        self.clock
+    }
 }
 
 /// Defines the async entry points for a runtime: a trait `$name<C, R>`
@@ -457,14 +530,13 @@ where
     Cl: Clock,
 {
     let operation = move |_: Attempt| operation();
-    traced::<ToOutcome, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation)
+    traced::<ToOutcome, _, _, _, _, _, _, _, _>(site, Given { sleeper, clock }, operation)
 }
 
 /// The runner inside the call's `tracing` span.
-fn traced<'s, End, Site, C, R, T, E, F, Fut, Sl, Cl>(
-    site: &'s Site,
-    sleeper: &'s Sl,
-    clock: &'s Cl,
+fn traced<End, Site, C, R, T, E, F, Fut, Tm>(
+    site: &Site,
+    timers: Tm,
     operation: F,
 ) -> impl Future<Output = End::Output>
 where
@@ -474,29 +546,31 @@ where
     R: ResultClassifier<T>,
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    Sl: AsyncSleeper,
-    Cl: Clock,
+    Tm: Timers,
 {
     #[cfg(feature = "tracing")]
     {
         use tracing::Instrument;
         let span = crate::trace::call_span(site.operation_name());
-        run::<End, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation).instrument(span)
+        run::<End, _, _, _, _, _, _, _, _>(site, timers, operation).instrument(span)
     }
     #[cfg(not(feature = "tracing"))]
     {
-        run::<End, _, _, _, _, _, _, _, _, _>(site, sleeper, clock, operation)
+        run::<End, _, _, _, _, _, _, _, _>(site, timers, operation)
     }
 }
 
 /// The async runner: calls, cancels at the time limit, runs the sleep
 /// hooks, sleeps, and tells the engine; every decision is the engine's.
-async fn run<End, Site, C, R, T, E, F, Fut, Sl, Cl>(
+///
+/// An `async` block, not an `async fn`: the block keeps what it captures
+/// in place, where an `async fn` would hold its arguments twice.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn run<End, Site, C, R, T, E, F, Fut, Tm>(
     site: &Site,
-    sleeper: &Sl,
-    clock: &Cl,
+    timers: Tm,
     mut operation: F,
-) -> End::Output
+) -> impl Future<Output = End::Output>
 where
     End: Report<T, E>,
     Site: CallSite<C, R> + ?Sized,
@@ -504,39 +578,41 @@ where
     R: ResultClassifier<T>,
     F: FnMut(Attempt) -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    Sl: AsyncSleeper,
-    Cl: Clock,
+    Tm: Timers,
 {
-    let mut rng = site.rng();
-    let start = clock.now();
-    // The execution stays where it is, in this future.
-    let mut exec = Execution::new(site, start);
-    exec.measure_success(End::MEASURES_SUCCESS);
-    let mut action = exec.begin(start);
-    loop {
-        action = match action {
-            Action::Attempt(attempt) => {
-                let limited = Limited::new(
+    async move {
+        let mut rng = site.rng();
+        let start = timers.clock().now();
+        // The execution stays where it is, in this future.
+        let mut exec = Execution::new(site, start);
+        exec.measure_success(End::MEASURES_SUCCESS);
+        let mut action = exec.begin(start);
+        loop {
+            // The attempt's description ends with this match, so the future
+            // does not carry it while the attempt runs.
+            let limited = match action {
+                Action::Attempt(attempt) => Limited::new(
                     operation(attempt),
                     start_plus(exec.attempt_started(), attempt.time_limit()),
-                    sleeper,
-                    clock,
-                );
-                match limited.await {
-                    Some(result) => exec.record(result, clock, &mut rng),
-                    None => exec.record_timeout(clock.now(), &mut rng),
+                    &timers,
+                ),
+                Action::SleepHooks => {
+                    let decision = exec.pending_sleep().run_hooks(site.async_hooks()).await;
+                    action = exec.sleep_decided(decision, timers.clock().now());
+                    continue;
                 }
-            }
-            Action::SleepHooks => {
-                let decision = exec.pending_sleep().run_hooks(site.async_hooks()).await;
-                exec.sleep_decided(decision, clock.now())
-            }
-            Action::Sleep(delay) => {
-                sleeper.sleep(delay).await;
-                exec.resume(clock.now())
-            }
-            Action::Done => return End::report(&mut exec),
-        };
+                Action::Sleep(delay) => {
+                    timers.sleeper().sleep(delay).await;
+                    action = exec.resume(timers.clock().now());
+                    continue;
+                }
+                Action::Done => return End::report(&mut exec),
+            };
+            action = match limited.await {
+                Some(result) => exec.record(result, timers.clock(), &mut rng),
+                None => exec.record_timeout(timers.clock().now(), &mut rng),
+            };
+        }
     }
 }
 
@@ -556,31 +632,29 @@ pin_project_lite::pin_project! {
     /// `until` (`None`; the work is dropped with this future). The timer is
     /// only made when the work is still pending after its first poll, for
     /// the time left then; with no `until` there is no timer at all.
-    struct Limited<'r, W, Sl: AsyncSleeper, Cl> {
+    struct Limited<'r, W, Tm: Timers> {
         #[pin]
         work: W,
         #[pin]
-        timer: Option<Sl::Sleep>,
+        timer: Option<<Tm::Sleeper as AsyncSleeper>::Sleep>,
         until: Option<Duration>,
-        sleeper: &'r Sl,
-        clock: &'r Cl,
+        timers: &'r Tm,
     }
 }
 
-impl<'r, W, Sl: AsyncSleeper, Cl> Limited<'r, W, Sl, Cl> {
+impl<'r, W, Tm: Timers> Limited<'r, W, Tm> {
     #[inline]
-    fn new(work: W, until: Option<Duration>, sleeper: &'r Sl, clock: &'r Cl) -> Self {
+    fn new(work: W, until: Option<Duration>, timers: &'r Tm) -> Self {
         Limited {
             work,
             timer: None,
             until,
-            sleeper,
-            clock,
+            timers,
         }
     }
 }
 
-impl<W: Future, Sl: AsyncSleeper, Cl: Clock> Future for Limited<'_, W, Sl, Cl> {
+impl<W: Future, Tm: Timers> Future for Limited<'_, W, Tm> {
     type Output = Option<W::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -592,8 +666,8 @@ impl<W: Future, Sl: AsyncSleeper, Cl: Clock> Future for Limited<'_, W, Sl, Cl> {
             return Poll::Pending;
         };
         if this.timer.is_none() {
-            let left = until.saturating_sub(this.clock.now());
-            this.timer.set(Some(this.sleeper.sleep(left)));
+            let left = until.saturating_sub(this.timers.clock().now());
+            this.timer.set(Some(this.timers.sleeper().sleep(left)));
         }
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Pending) => Poll::Pending,

@@ -408,20 +408,24 @@ impl<H: Hooks> PendingSleep<'_, H> {
     /// synchronous sleep decision, then the async one (the first that is
     /// not `Sleep` wins), then, when it is to sleep, the synchronous
     /// before-sleep hook and the async one.
-    pub async fn run_hooks<A: AsyncHooks>(self, async_hooks: &A) -> SleepDecision {
-        // Borrowed, not copied: the future holds the context once.
-        let Some((ctx, delay)) = &self.pending else {
-            return SleepDecision::Sleep;
-        };
-        let mut decision = self.hooks.decide_sleep(ctx, *delay);
-        if decision == SleepDecision::Sleep {
-            decision = async_hooks.decide_sleep(ctx, *delay).await;
+    #[allow(clippy::manual_async_fn)] // an `async fn` would hold `self` twice
+    pub fn run_hooks<A: AsyncHooks>(self, async_hooks: &A) -> impl Future<Output = SleepDecision> {
+        // An `async` block keeps the pending retry once, where an `async fn`
+        // would hold it twice; the context is borrowed from it, not copied.
+        async move {
+            let Some((ctx, delay)) = &self.pending else {
+                return SleepDecision::Sleep;
+            };
+            let mut decision = self.hooks.decide_sleep(ctx, *delay);
+            if decision == SleepDecision::Sleep {
+                decision = async_hooks.decide_sleep(ctx, *delay).await;
+            }
+            if decision == SleepDecision::Sleep {
+                self.hooks.before_sleep(ctx, *delay);
+                async_hooks.before_sleep(ctx, *delay).await;
+            }
+            decision
         }
-        if decision == SleepDecision::Sleep {
-            self.hooks.before_sleep(ctx, *delay);
-            async_hooks.before_sleep(ctx, *delay).await;
-        }
-        decision
     }
 }
 

@@ -152,3 +152,8 @@ pub use time::SystemClock;
 pub use timeline::{AttemptRecord, Timeline};
 #[cfg(feature = "tracing")]
 pub use trace::call_span;
+
+/// Whether calls run in a `tracing` span (the `tracing` feature), which
+/// their futures then carry: for tests that pin future sizes exactly.
+#[doc(hidden)]
+pub const TRACING: bool = cfg!(feature = "tracing");
