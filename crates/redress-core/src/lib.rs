@@ -144,6 +144,8 @@ pub use shared::Shared;
 pub use sleep::ThreadSleeper;
 pub use sleep::{BlockingSleeper, Custom, Slot};
 pub use time::Clock;
+#[cfg(feature = "coarse-clock")]
+pub use time::CoarseClock;
 #[cfg(target_has_atomic = "64")]
 pub use time::ManualClock;
 #[cfg(feature = "std")]

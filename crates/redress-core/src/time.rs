@@ -89,6 +89,106 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system's monotonic clock read at the kernel's tick: a reading costs
+/// a fraction of a [`SystemClock`] reading, for a resolution of one tick.
+///
+/// A call reads its clock once when it starts, after each failure and
+/// after each sleep, for the deadline, the attempts' time limits and the
+/// events' `elapsed`. Where a call costs little more than those readings
+/// (a service's hot path calling a fast dependency), this clock makes the
+/// envelope several times cheaper. The price is resolution: readings move
+/// in steps of the kernel's tick (`CLOCK_MONOTONIC_COARSE` on Linux and
+/// Android: 1 to 4 ms with the usual `CONFIG_HZ`; the approximate
+/// monotonic clock on macOS; `CLOCK_MONOTONIC_FAST` on FreeBSD; the tick
+/// count on Windows: 10 to 16 ms). A deadline or an attempt limit may
+/// then be measured up to one tick short or long, and a call faster than
+/// a tick reports an `elapsed` of zero. Keep [`SystemClock`] (the
+/// default) where time limits are tighter than a few ticks.
+///
+/// Readings share [`SystemClock`]'s epoch (matched once, to within a
+/// tick), so call sites on either clock may share a breaker or a budget.
+/// On platforms without a monotonic coarse clock it reads
+/// [`SystemClock`].
+///
+/// ```
+/// use std::time::Duration;
+/// use redress_core::{Clock, CoarseClock, SystemClock};
+///
+/// let coarse = CoarseClock.now();
+/// let exact = SystemClock.now();
+/// // One scale: the two agree to within a tick or two.
+/// assert!(exact.abs_diff(coarse) < Duration::from_millis(100));
+/// ```
+///
+/// A call site opts in with `Bound::clock`:
+/// `policy.bind().clock(CoarseClock).call(..)`.
+#[cfg(feature = "coarse-clock")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CoarseClock;
+
+/// Where the coarse clock is monotonic, and cheap.
+#[cfg(all(
+    feature = "coarse-clock",
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        windows
+    )
+))]
+mod coarse {
+    use core::time::Duration;
+
+    use super::{Clock, SystemClock};
+
+    /// What turns a coarse reading (in the coarse clock's ticks, from its
+    /// own origin) into time since [`SystemClock::epoch`]: add the first,
+    /// subtract the second (either may be larger: the epoch may be before
+    /// the coarse clock's origin, or after).
+    fn shift() -> (u64, u64) {
+        static SHIFT: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+        *SHIFT.get_or_init(|| {
+            let coarse = coarsetime::Instant::now_without_cache_update().as_ticks();
+            let since_epoch = coarsetime::Duration::from(SystemClock.now()).as_ticks();
+            (
+                since_epoch.saturating_sub(coarse),
+                coarse.saturating_sub(since_epoch),
+            )
+        })
+    }
+
+    impl Clock for super::CoarseClock {
+        #[inline]
+        fn now(&self) -> Duration {
+            // Not `Instant::now`, which also stores the reading in a cache
+            // shared by every thread.
+            let ticks = coarsetime::Instant::now_without_cache_update().as_ticks();
+            let (add, sub) = shift();
+            coarsetime::Duration::from_ticks(ticks.saturating_add(add).saturating_sub(sub)).into()
+        }
+    }
+}
+
+#[cfg(all(
+    feature = "coarse-clock",
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        windows
+    ))
+))]
+impl Clock for CoarseClock {
+    #[inline]
+    fn now(&self) -> Duration {
+        SystemClock.now()
+    }
+}
+
 /// A clock that only moves when told to: for tests and simulations.
 ///
 /// It is `Sync` (the reading is one atomic), so it can be shared with the
@@ -187,6 +287,23 @@ mod tests {
         assert_eq!(secs_to_duration(f64::INFINITY), Duration::MAX);
         assert_eq!(secs_to_duration(1e300), Duration::MAX);
         assert_eq!(secs_to_duration(0.25), Duration::from_millis(250));
+    }
+
+    #[cfg(feature = "coarse-clock")]
+    #[test]
+    fn the_coarse_clock_moves_forward_on_the_system_clocks_scale() {
+        let tick = Duration::from_millis(50); // well above any kernel tick
+        let mut last = CoarseClock.now();
+        for _ in 0..1_000 {
+            let exact = SystemClock.now();
+            let coarse = CoarseClock.now();
+            assert!(coarse >= last, "never decreases");
+            assert!(coarse <= exact + tick, "{coarse:?} vs {exact:?}");
+            assert!(exact <= coarse + tick, "{coarse:?} vs {exact:?}");
+            last = coarse;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(CoarseClock.now() > last, "moves with time");
     }
 
     #[cfg(feature = "std")]

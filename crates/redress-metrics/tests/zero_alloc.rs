@@ -1,12 +1,11 @@
 //! `MetricsHooks` allocates nothing per event once its series exist.
 //!
-//! A counting global allocator (`stats_alloc`) watches: a warm-up pass
+//! A counting global allocator (`allocation-counter`, which counts the
+//! measuring thread only) watches: a warm-up pass
 //! registers every series (that allocates: labels, keys, the recorder's
 //! cells), then the same events and a whole call through the blocking
 //! runner must make zero allocations. The recorder here is lock-free and
 //! allocation-free itself, so what is measured is the hooks.
-//!
-//! One `#[test]`, so no other test thread allocates during a measurement.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +15,6 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::alloc::System;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,10 +30,6 @@ use redress_core::{
 use redress_metrics::MetricsHooks;
 use redress_sync::BlockingPolicy;
 use redress_testing::{ScriptedClassifier, ScriptedOperation, instant_sleeper};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Counts samples and their sum, without allocating.
 #[derive(Default)]
@@ -126,19 +120,19 @@ fn events_allocate_nothing_once_registered() {
     for end in &ends {
         hooks.on_call_end(end);
     }
-    let region = Region::new(GLOBAL);
-    for _ in 0..100 {
-        for e in &events {
-            hooks.on_event(e);
+    let stats = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            for e in &events {
+                hooks.on_event(e);
+            }
+            for end in &ends {
+                hooks.on_call_end(end);
+            }
         }
-        for end in &ends {
-            hooks.on_call_end(end);
-        }
-    }
-    let stats = region.change();
+    });
     assert_eq!(
-        (stats.allocations, stats.reallocations, stats.deallocations),
-        (0, 0, 0),
+        (stats.count_total, stats.count_current),
+        (0, 0),
         "events allocated: {stats:?}"
     );
     // Every event counted, and every call end.
@@ -163,16 +157,16 @@ fn events_allocate_nothing_once_registered() {
             .fail(ErrorClass::Transient)
             .succeed(1_u32);
         // Only the call is measured, not building the script.
-        let region = Region::new(GLOBAL);
-        let value = site.call(|| op.call()).unwrap();
-        (value, region.change())
+        let mut value = None;
+        let stats = allocation_counter::measure(|| value = Some(site.call(|| op.call()).unwrap()));
+        (value.unwrap(), stats)
     };
     let _ = run();
     let (value, stats) = run();
     assert_eq!(value, 1);
     assert_eq!(
-        (stats.allocations, stats.reallocations, stats.deallocations),
-        (0, 0, 0),
+        (stats.count_total, stats.count_current),
+        (0, 0),
         "a call with metrics hooks allocated: {stats:?}"
     );
     assert_eq!(clock.now(), Duration::from_millis(40));

@@ -1,13 +1,12 @@
 //! The blocking runner allocates nothing per call.
 //!
-//! A counting global allocator (`stats_alloc`) watches each scenario: the
-//! policy is built and the call site bound first, one warm-up call runs (it
-//! may initialize lazily created process or thread state: the system clock's
-//! epoch, the thread's seed stream), and then the measured call must make
-//! exactly zero allocations, reallocations and deallocations.
-//!
-//! Everything runs in one `#[test]` so no other test thread allocates while
-//! a region is measured.
+//! A counting global allocator (`allocation-counter`) watches each
+//! scenario: the policy is built and the call site bound first, one warm-up
+//! call runs (it may initialize lazily created process or thread state: the
+//! system clock's epoch, the thread's seed stream), and then the measured
+//! call must make exactly zero allocations and deallocations (a
+//! reallocation counts as both). Only the measuring thread's allocations
+//! count, so other test threads cannot disturb a measurement.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +16,6 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::alloc::System;
 use std::cell::Cell;
 use std::fmt;
 use std::io;
@@ -28,10 +26,13 @@ use redress_core::{
     Classification, ErrorClass, EventKind, ManualClock, Policy, SleepDecision, StopReason,
 };
 use redress_sync::BlockingPolicy;
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, Stats, StatsAlloc};
 
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+/// What one measured run allocated and freed, on this thread.
+#[derive(Clone, Copy, Debug)]
+struct Stats {
+    allocations: u64,
+    deallocations: u64,
+}
 
 /// A plain error that allocates nothing.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,14 +52,17 @@ impl std::error::Error for Flaky {}
 /// the second run allocated.
 fn measure<R>(mut f: impl FnMut() -> R) -> (R, Stats) {
     drop(f());
-    let region = Region::new(GLOBAL);
-    let r = f();
-    let change = region.change();
-    (r, change)
+    let mut r = None;
+    let info = allocation_counter::measure(|| r = Some(f()));
+    let stats = Stats {
+        allocations: info.count_total,
+        deallocations: info.count_total - info.count_current.max(0) as u64,
+    };
+    (r.unwrap(), stats)
 }
 
 fn allocated(stats: &Stats) -> bool {
-    stats.allocations != 0 || stats.deallocations != 0 || stats.reallocations != 0
+    stats.allocations != 0 || stats.deallocations != 0
 }
 
 /// An operation failing `failures` times with `class`, then succeeding.

@@ -36,6 +36,7 @@
 //! | `async-std` | no | the async-std runner (`redress-async-std`, discontinued upstream): the same on async-std, module [`async_std`] |
 //! | `std` | via `sync` | `std::io::Error` classification, [`SystemClock`], [`ThreadSleeper`] |
 //! | `alloc` | via `std` | `Arc`-shared custom strategies, owned schedules, timelines |
+//! | `coarse-clock` | no | `CoarseClock`: the monotonic clock at the kernel's tick, several times cheaper to read than [`SystemClock`], for call sites that opt in with `.clock(CoarseClock)` |
 //! | `serde` | no | `Serialize`/`Deserialize` for classes, stop reasons, event kinds |
 //! | `testing` | no | the testing kit, module [`testing`]: virtual time, deterministic strategies, scripted operations, a fake breaker, trace assertions |
 //! | `config` | no | module [`config`]: policies as TOML/JSON data, loading with located errors, building, writing out, and the `redress doctor` lints as a library call |
