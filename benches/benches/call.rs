@@ -15,7 +15,7 @@ use std::time::Instant;
 use criterion::{Bencher, Criterion, criterion_group, criterion_main};
 use redress_benches::blocking::Blocking;
 use redress_benches::tokio_rt::{self, Tokio};
-use redress_benches::{RETRIES, Script, group, lib};
+use redress_benches::{RETRIES, Script, SharedScript, group, lib};
 use tokio::runtime::Runtime;
 
 /// Times `call()` awaited back to back on `rt`.
@@ -41,6 +41,9 @@ fn success_blocking(c: &mut Criterion) {
     let mut g = c.benchmark_group(group::SUCCESS_BLOCKING);
     g.bench_function(lib::DIRECT, |b| b.iter(|| black_box(&libs).direct(&op)));
     g.bench_function(lib::REDRESS, |b| b.iter(|| black_box(&libs).redress(&op)));
+    g.bench_function(lib::REDRESS_COARSE_CLOCK, |b| {
+        b.iter(|| black_box(&libs).redress_coarse_clock(&op, false))
+    });
     g.bench_function(lib::REDRESS_VIRTUAL_CLOCK, |b| {
         b.iter(|| black_box(&libs).redress_virtual_clock(&op))
     });
@@ -75,6 +78,10 @@ fn success_tokio(c: &mut Criterion) {
     g.bench_function(lib::TOWER, |b| {
         on_tokio(b, &rt, || black_box(&libs).tower(&op))
     });
+    let shared = SharedScript::new(0);
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        on_tokio(b, &rt, || black_box(&libs).tower_resilience(&shared, false))
+    });
     g.finish();
 }
 
@@ -85,6 +92,9 @@ fn retries_blocking(c: &mut Criterion) {
     g.bench_function(lib::DIRECT, |b| b.iter(|| black_box(&libs).direct(&op)));
     g.bench_function(lib::REDRESS, |b| {
         b.iter(|| black_box(&libs).redress_instant(&op))
+    });
+    g.bench_function(lib::REDRESS_COARSE_CLOCK, |b| {
+        b.iter(|| black_box(&libs).redress_coarse_clock(&op, true))
     });
     g.bench_function(lib::REDRESS_VIRTUAL_CLOCK, |b| {
         b.iter(|| black_box(&libs).redress_virtual_clock(&op))
@@ -123,6 +133,10 @@ fn retries_tokio(c: &mut Criterion) {
     });
     g.bench_function(lib::TOWER, |b| {
         on_tokio(b, &rt, || black_box(&libs).tower(&op))
+    });
+    let shared = SharedScript::new(RETRIES);
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        on_tokio(b, &rt, || black_box(&libs).tower_resilience(&shared, true))
     });
     g.finish();
 }

@@ -43,6 +43,9 @@ fn delays(c: &mut Criterion) {
     g.bench_function(lib::TOKIO_RETRY2, |b| {
         per_delay(b, || black_box(&d).tokio_retry2_exponential());
     });
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        per_delay(b, || black_box(&d).tower_resilience_exponential());
+    });
     g.finish();
 
     let mut g = c.benchmark_group(group::DELAY_FULL);
@@ -58,6 +61,9 @@ fn delays(c: &mut Criterion) {
     g.bench_function(lib::TOKIO_RETRY2, |b| {
         per_delay(b, || black_box(&d).tokio_retry2_full())
     });
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        per_delay(b, || black_box(&d).tower_resilience_full())
+    });
     g.finish();
 
     let mut g = c.benchmark_group(group::DELAY_EQUAL);
@@ -72,6 +78,9 @@ fn delays(c: &mut Criterion) {
     });
     g.bench_function(lib::TOKIO_RETRY2, |b| {
         per_delay(b, || black_box(&d).tokio_retry2_equal());
+    });
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        per_delay(b, || black_box(&d).tower_resilience_equal())
     });
     g.finish();
 

@@ -34,7 +34,7 @@ use redress_benches::middleware::Clients;
 use redress_benches::middleware::lib::REQWEST_RETRY;
 use redress_benches::shared::{self, Breakers, Budgets};
 use redress_benches::tokio_rt::{self, Tokio};
-use redress_benches::{RETRIES, Script, group, lib};
+use redress_benches::{RETRIES, Script, SharedScript, group, lib};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
 
@@ -217,6 +217,9 @@ fn blocking(f: &mut Footprint) {
     let ok = Script::new(0);
     f.blocking(group::SUCCESS_BLOCKING, lib::DIRECT, || libs.direct(&ok));
     f.blocking(group::SUCCESS_BLOCKING, lib::REDRESS, || libs.redress(&ok));
+    f.blocking(group::SUCCESS_BLOCKING, lib::REDRESS_COARSE_CLOCK, || {
+        libs.redress_coarse_clock(&ok, false)
+    });
     f.blocking(group::SUCCESS_BLOCKING, lib::REDRESS_VIRTUAL_CLOCK, || {
         libs.redress_virtual_clock(&ok)
     });
@@ -227,6 +230,9 @@ fn blocking(f: &mut Footprint) {
     f.blocking(group::RETRIES_BLOCKING, lib::DIRECT, || libs.direct(&flaky));
     f.blocking(group::RETRIES_BLOCKING, lib::REDRESS, || {
         libs.redress_instant(&flaky)
+    });
+    f.blocking(group::RETRIES_BLOCKING, lib::REDRESS_COARSE_CLOCK, || {
+        libs.redress_coarse_clock(&flaky, true)
     });
     f.blocking(group::RETRIES_BLOCKING, lib::REDRESS_VIRTUAL_CLOCK, || {
         libs.redress_virtual_clock(&flaky)
@@ -256,6 +262,10 @@ fn on_tokio(f: &mut Footprint) {
     f.on_tokio(&rt, g, lib::TOKIO_RETRY, n, || libs.tokio_retry(&ok, 250));
     f.on_tokio(&rt, g, lib::TOKIO_RETRY2, n, || libs.tokio_retry2(&ok, 250));
     f.on_tokio(&rt, g, lib::TOWER, n, || libs.tower(&ok));
+    let shared_ok = SharedScript::new(0);
+    f.on_tokio(&rt, g, lib::TOWER_RESILIENCE, n, || {
+        libs.tower_resilience(&shared_ok, false)
+    });
 
     let flaky = Script::new(RETRIES);
     let g = group::RETRIES_TOKIO;
@@ -270,6 +280,10 @@ fn on_tokio(f: &mut Footprint) {
         libs.tokio_retry2(&flaky, 0)
     });
     f.on_tokio(&rt, g, lib::TOWER, n, || libs.tower(&flaky));
+    let shared_flaky = SharedScript::new(RETRIES);
+    f.on_tokio(&rt, g, lib::TOWER_RESILIENCE, slow, || {
+        libs.tower_resilience(&shared_flaky, true)
+    });
 }
 
 fn delays(f: &mut Footprint) {
@@ -280,16 +294,21 @@ fn delays(f: &mut Footprint) {
     f.blocking(g, lib::BACKOFF, || d.backoff_exponential());
     f.blocking(g, lib::TOKIO_RETRY, || d.tokio_retry_exponential());
     f.blocking(g, lib::TOKIO_RETRY2, || d.tokio_retry2_exponential());
+    f.blocking(g, lib::TOWER_RESILIENCE, || {
+        d.tower_resilience_exponential()
+    });
     let g = group::DELAY_FULL;
     f.blocking(g, lib::REDRESS, || d.redress_full());
     f.blocking(g, lib::BACKOFF, || d.backoff_full());
     f.blocking(g, lib::TOKIO_RETRY, || d.tokio_retry_full());
     f.blocking(g, lib::TOKIO_RETRY2, || d.tokio_retry2_full());
+    f.blocking(g, lib::TOWER_RESILIENCE, || d.tower_resilience_full());
     let g = group::DELAY_EQUAL;
     f.blocking(g, lib::REDRESS, || d.redress_equal());
     f.blocking(g, lib::BACKON, || d.backon_equal());
     f.blocking(g, lib::BACKOFF, || d.backoff_equal());
     f.blocking(g, lib::TOKIO_RETRY2, || d.tokio_retry2_equal());
+    f.blocking(g, lib::TOWER_RESILIENCE, || d.tower_resilience_equal());
     f.blocking(group::DELAY_DECORRELATED, lib::REDRESS, || {
         d.redress_decorrelated()
     });
@@ -303,6 +322,9 @@ fn shared_state(f: &mut Footprint) {
         f.shared(g, shared::NOW_GIVEN, threads, || breakers.redress_at(now));
         f.shared(g, lib::FAILSAFE, threads, || breakers.failsafe());
         f.shared(g, lib::RECLOSER, threads, || breakers.recloser());
+        f.shared(g, lib::TOWER_RESILIENCE, threads, || {
+            breakers.tower_resilience()
+        });
     }
     let budgets = Budgets::new();
     for (g, threads) in [(group::BUDGET_1, 1), (group::BUDGET_2, 2)] {

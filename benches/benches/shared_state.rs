@@ -46,6 +46,9 @@ fn breakers(c: &mut Criterion) {
     g.bench_function(lib::RECLOSER, |b| {
         b.iter(|| black_box(&breakers).recloser())
     });
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        b.iter(|| black_box(&breakers).tower_resilience())
+    });
     g.finish();
 
     let mut g = c.benchmark_group(group::BREAKER_2);
@@ -60,6 +63,9 @@ fn breakers(c: &mut Criterion) {
     });
     g.bench_function(lib::RECLOSER, |b| {
         two_threads(b, || black_box(&breakers).recloser())
+    });
+    g.bench_function(lib::TOWER_RESILIENCE, |b| {
+        two_threads(b, || black_box(&breakers).tower_resilience())
     });
     g.finish();
 }

@@ -94,6 +94,19 @@ impl Blocking {
             .ok()
     }
 
+    /// redress reading the coarse clock ([`redress::CoarseClock`]), with the
+    /// thread sleeper, or an instant one when `instant`.
+    #[inline]
+    pub fn redress_coarse_clock(&self, op: &Script, instant: bool) -> Option<u32> {
+        op.reset();
+        let site = self.redress.bind().clock(redress::CoarseClock);
+        if instant {
+            site.sleeper(InstantSleeper).call(|| op.attempt()).ok()
+        } else {
+            site.call(|| op.attempt()).ok()
+        }
+    }
+
     /// backon: `op.retry(builder).call()` (thread sleeper).
     #[inline]
     pub fn backon(&self, op: &Script) -> Option<u32> {

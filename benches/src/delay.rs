@@ -9,12 +9,15 @@
 //!
 //! Peers' equivalents, base 250 ms doubling to a 30 s cap:
 //!
-//! | redress | backon | backoff | tokio-retry | tokio-retry2 |
-//! |---|---|---|---|---|
-//! | exponential | no jitter | randomization 0 | `ExponentialBackoff` | `ExponentialFactorBackoff` |
-//! | full jitter | (none) | randomization 1: uniform in `[0, 2d]` | `.map(jitter)` | `.map(jitter_with_bounds(0, 1))` |
-//! | equal jitter | `with_jitter`: uniform in `[d, 2d]` | randomization 1/3 | (none) | `.map(jitter_with_bounds(0.5, 1))` |
-//! | decorrelated jitter | (none) | (none) | (none) | (none) |
+//! | redress | backon | backoff | tokio-retry | tokio-retry2 | tower-resilience |
+//! |---|---|---|---|---|---|
+//! | exponential | no jitter | randomization 0 | `ExponentialBackoff` | `ExponentialFactorBackoff` | `ExponentialBackoff` |
+//! | full jitter | (none) | randomization 1: uniform in `[0, 2d]` | `.map(jitter)` | `.map(jitter_with_bounds(0, 1))` | `ExponentialRandomBackoff`, randomization 1 |
+//! | equal jitter | `with_jitter`: uniform in `[d, 2d]` | randomization 1/3 | (none) | `.map(jitter_with_bounds(0.5, 1))` | `ExponentialRandomBackoff`, randomization 1/3 |
+//! | decorrelated jitter | (none) | (none) | (none) | (none) | (none) |
+//!
+//! tower-resilience's interval functions are stateless (the delay of retry
+//! `n` from `n`), like redress's strategies.
 
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use backoff::backoff::Backoff as _;
 use backon::BackoffBuilder;
 use redress::backoff::{Backoff, decorrelated_jitter, equal_jitter, exponential, full_jitter};
 use redress::{BackoffContext, Classification, ErrorClass, FastRng, Strategy};
+use tower_resilience::retry::{ExponentialBackoff, ExponentialRandomBackoff, IntervalFunction};
 
 use crate::SCHEDULE_LEN;
 
@@ -42,6 +46,9 @@ pub struct Delays {
     backoff_equal: backoff::ExponentialBackoff,
     tokio_retry: tokio_retry::strategy::ExponentialBackoff,
     tokio_retry2: tokio_retry2::strategy::ExponentialFactorBackoff,
+    tower_resilience_exponential: ExponentialBackoff,
+    tower_resilience_full: ExponentialRandomBackoff,
+    tower_resilience_equal: ExponentialRandomBackoff,
 }
 
 impl std::fmt::Debug for Delays {
@@ -64,6 +71,13 @@ fn backoff_with(randomization: f64) -> backoff::ExponentialBackoff {
         .with_max_interval(CAP)
         .with_max_elapsed_time(None)
         .build()
+}
+
+fn tower_resilience_random(randomization: f64) -> ExponentialRandomBackoff {
+    match ExponentialRandomBackoff::new(BASE, randomization) {
+        Ok(backoff) => backoff.max_interval(CAP),
+        Err(error) => unreachable!("the bench backoff is valid: {error}"),
+    }
 }
 
 fn backon_exponential() -> backon::ExponentialBuilder {
@@ -100,6 +114,9 @@ impl Delays {
                 .max_delay(CAP),
             tokio_retry2: tokio_retry2::strategy::ExponentialFactorBackoff::from_millis(250, 2.0)
                 .max_delay(CAP),
+            tower_resilience_exponential: ExponentialBackoff::new(BASE).max_interval(CAP),
+            tower_resilience_full: tower_resilience_random(1.0),
+            tower_resilience_equal: tower_resilience_random(1.0 / 3.0),
         }
     }
 
@@ -117,6 +134,27 @@ impl Delays {
             total = total.saturating_add(delay);
         }
         total
+    }
+
+    fn tower_resilience(interval: &impl IntervalFunction) -> Duration {
+        (0..SCHEDULE_LEN as usize)
+            .map(|retry| interval.next_interval(retry))
+            .fold(Duration::ZERO, Duration::saturating_add)
+    }
+
+    /// tower-resilience's exponential backoff.
+    pub fn tower_resilience_exponential(&self) -> Duration {
+        Delays::tower_resilience(&self.tower_resilience_exponential)
+    }
+
+    /// tower-resilience's exponential backoff randomized by ±100%.
+    pub fn tower_resilience_full(&self) -> Duration {
+        Delays::tower_resilience(&self.tower_resilience_full)
+    }
+
+    /// tower-resilience's exponential backoff randomized by ±1/3.
+    pub fn tower_resilience_equal(&self) -> Duration {
+        Delays::tower_resilience(&self.tower_resilience_equal)
     }
 
     fn backoff(policy: &backoff::ExponentialBackoff) -> Duration {

@@ -81,6 +81,11 @@ pub mod lib {
     pub const FAILSAFE: &str = "failsafe";
     /// recloser.
     pub const RECLOSER: &str = "recloser";
+    /// tower-resilience: its retry and circuit-breaker services.
+    pub const TOWER_RESILIENCE: &str = "tower-resilience";
+    /// redress reading [`CoarseClock`](redress::CoarseClock): the kernel's
+    /// tick-resolution clock, opted into per call site.
+    pub const REDRESS_COARSE_CLOCK: &str = "redress (coarse clock)";
 }
 
 /// Delays computed per iteration of the delay benches: the schedule of one
@@ -156,6 +161,45 @@ impl Script {
     pub fn attempt(&self) -> Result<u32, Flaky> {
         let n = self.calls.get().wrapping_add(1);
         self.calls.set(n);
+        if n <= self.failures {
+            Err(Flaky)
+        } else {
+            Ok(n)
+        }
+    }
+}
+
+/// [`Script`] for peers whose services must be `Send + 'static` (tower
+/// services behind a boxed future): the same count in an atomic, shared by
+/// clones.
+#[derive(Clone, Debug)]
+pub struct SharedScript {
+    failures: u32,
+    calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl SharedScript {
+    /// An operation failing `failures` times per call.
+    pub fn new(failures: u32) -> Self {
+        SharedScript {
+            failures: black_box(failures),
+            calls: std::sync::Arc::default(),
+        }
+    }
+
+    /// Starts a new call.
+    #[inline]
+    pub fn reset(&self) {
+        self.calls.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One attempt.
+    #[inline]
+    pub fn attempt(&self) -> Result<u32, Flaky> {
+        let n = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(1);
         if n <= self.failures {
             Err(Flaky)
         } else {

@@ -5,7 +5,10 @@
 //! clock once per call anyway); the `redress` rows read [`SystemClock`]
 //! per operation like failsafe does internally, the `(now given)` rows show
 //! the breaker alone. recloser only offers `call(f)`, which is admit and
-//! record around a closure.
+//! record around a closure. tower-resilience's breaker is a tower service
+//! only: its row is one call through it (admission and record inside, a
+//! boxed future and an async mutex around them), driven on the calling
+//! thread.
 //!
 //! Retry budgets, granting: redress's [`RollingBudget`] withdraws only (it
 //! counts retries); its [`RatioBudget`] and tower's `TpsBudget` earn from
@@ -21,7 +24,19 @@ use redress::budget::{Budget, RatioBudget, RollingBudget};
 use redress::{Clock, SystemClock};
 use tower::retry::budget::Budget as _;
 
+use std::future::{Ready, ready};
+
+use tower::ServiceExt;
+use tower_resilience::circuitbreaker::{CircuitBreakerLayer, DefaultClassifier};
+
 use crate::Flaky;
+
+/// The service tower-resilience's breaker wraps: answers at once.
+type Answer = tower::util::ServiceFn<fn(()) -> Ready<Result<(), Flaky>>>;
+
+fn answer((): ()) -> Ready<Result<(), Flaky>> {
+    ready(Ok(()))
+}
 
 /// The row of redress's breaker fed the caller's `now`.
 pub const NOW_GIVEN: &str = "redress (now given)";
@@ -42,6 +57,7 @@ pub struct Breakers {
     redress: CircuitBreaker,
     failsafe: FailsafeDefault,
     recloser: recloser::Recloser,
+    tower_resilience: tower_resilience::circuitbreaker::CircuitBreaker<Answer, DefaultClassifier>,
 }
 
 impl std::fmt::Debug for Breakers {
@@ -63,10 +79,15 @@ impl Breakers {
             Ok(breaker) => breaker,
             Err(error) => unreachable!("the default breaker is valid: {error}"),
         };
+        let tower_resilience = match CircuitBreakerLayer::builder().build() {
+            Ok(layer) => layer.layer_fn(tower::service_fn(answer as fn(()) -> _)),
+            Err(error) => unreachable!("the default breaker is valid: {error}"),
+        };
         Breakers {
             redress,
             failsafe: failsafe::Config::new().build(),
             recloser: recloser::Recloser::default(),
+            tower_resilience,
         }
     }
 
@@ -104,6 +125,13 @@ impl Breakers {
     #[inline]
     pub fn recloser(&self) -> bool {
         self.recloser.call(|| Ok::<(), Flaky>(())).is_ok()
+    }
+
+    /// tower-resilience: one call through a clone of its breaker service
+    /// (clones share the breaker), completed on this thread.
+    #[inline]
+    pub fn tower_resilience(&self) -> bool {
+        futures_executor::block_on(self.tower_resilience.clone().oneshot(())).is_ok()
     }
 }
 

@@ -6,20 +6,41 @@
 //! Scenario 2 uses each library's tokio sleeper (never used: the first
 //! attempt succeeds). Scenario 3 fails three times then succeeds with
 //! [`InstantSleeper`] where a library takes a sleeper. tokio-retry and
-//! tokio-retry2 always sleep on tokio's timer, so they get zero delays; a
-//! tower retry policy is user code, and ours returns a ready future.
+//! tokio-retry2 always sleep on tokio's timer, so they get zero delays, as
+//! does tower-resilience (its retry service sleeps with
+//! `tokio::time::sleep`); a tower retry policy is user code, and ours
+//! returns a ready future. tower-resilience's services need an operation
+//! that is `Send + 'static`: [`SharedScript`].
 
 use std::future::{Future, Ready, ready};
 use std::time::Duration;
 
 use backon::Retryable;
 use redress::{AsyncPolicy, RetryError};
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
+use tower_resilience::retry::{ExponentialRandomBackoff, RetryLayer};
 
 use crate::{
-    Flaky, FlakyClassifier, InstantSleeper, RETRIES, Script, backoff_backoff, backon_builder,
-    redress_policy,
+    Flaky, FlakyClassifier, InstantSleeper, RETRIES, Script, SharedScript, backoff_backoff,
+    backon_builder, redress_policy,
 };
+
+/// tower-resilience's retry layer: four attempts; exponential backoff
+/// from 250 ms with a randomization of ±50 % (its closest to the others'
+/// jitter), capped at 30 s, or zero delays.
+fn tower_resilience_layer(base: Duration) -> RetryLayer<(), u32, Flaky> {
+    let builder =
+        RetryLayer::<(), u32, Flaky>::builder().max_attempts(RETRIES.saturating_add(1) as usize);
+    let builder = if base.is_zero() {
+        builder.fixed_backoff(Duration::ZERO)
+    } else {
+        match ExponentialRandomBackoff::new(base, 0.5) {
+            Ok(backoff) => builder.backoff(backoff.max_interval(Duration::from_secs(30))),
+            Err(error) => unreachable!("the bench backoff is valid: {error}"),
+        }
+    };
+    builder.build()
+}
 
 /// A tokio current-thread runtime with timers, as the scenarios run on.
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -80,6 +101,8 @@ pub struct Tokio {
     backon: backon::ExponentialBuilder,
     backoff: backoff::ExponentialBackoff,
     backoff_zero: backoff::ExponentialBackoff,
+    tower_resilience: RetryLayer<(), u32, Flaky>,
+    tower_resilience_zero: RetryLayer<(), u32, Flaky>,
 }
 
 impl std::fmt::Debug for Tokio {
@@ -102,6 +125,8 @@ impl Tokio {
             backon: backon_builder(),
             backoff: backoff_backoff(Duration::from_millis(250)),
             backoff_zero: backoff_backoff(Duration::ZERO),
+            tower_resilience: tower_resilience_layer(Duration::from_millis(250)),
+            tower_resilience_zero: tower_resilience_layer(Duration::ZERO),
         }
     }
 
@@ -211,5 +236,24 @@ impl Tokio {
         op.reset();
         let service = tower::service_fn(move |()| ready(op.attempt()));
         tower::retry::Retry::new(TowerAttempts(RETRIES), service).oneshot(())
+    }
+
+    /// tower-resilience: its `Retry` service around a `service_fn`, called
+    /// once (tokio timer; zero delays when `zero`). Its future is boxed.
+    pub fn tower_resilience(
+        &self,
+        op: &SharedScript,
+        zero: bool,
+    ) -> impl Future<Output = Result<u32, Flaky>> + 'static {
+        op.reset();
+        let op = op.clone();
+        let layer = if zero {
+            &self.tower_resilience_zero
+        } else {
+            &self.tower_resilience
+        };
+        layer
+            .layer(tower::service_fn(move |()| ready(op.attempt())))
+            .oneshot(())
     }
 }

@@ -100,6 +100,7 @@ const CRATES: &[&str] = &[
     "tower",
     "failsafe",
     "recloser",
+    "tower-resilience",
     "reqwest",
     "reqwest-middleware",
     "reqwest-retry",
