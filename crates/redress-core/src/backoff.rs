@@ -412,6 +412,7 @@ impl DecorrelatedJitter {
 }
 
 impl Strategy for DecorrelatedJitter {
+    #[inline]
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let base = self.base.as_secs_f64();
         let prev = match ctx.prev_delay {
@@ -451,6 +452,7 @@ impl EqualJitter {
 }
 
 impl Strategy for EqualJitter {
+    #[inline]
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let cap = capped_growth(self.base, self.max, 2.0, ctx.attempt);
         at_most(cap / 2.0 + uniform(rng, 0.0, cap / 2.0), self.max)
@@ -485,6 +487,7 @@ impl FullJitter {
 }
 
 impl Strategy for FullJitter {
+    #[inline]
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let cap = capped_growth(self.base, self.max, 2.0, ctx.attempt);
         at_most(uniform(rng, 0.0, cap), self.max)
@@ -522,6 +525,7 @@ impl TokenBackoff {
 }
 
 impl Strategy for TokenBackoff {
+    #[inline]
     fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
         let cap = capped_growth(self.base, self.max, 1.5, ctx.attempt);
         at_most(uniform(rng, cap / 2.0, cap), self.max)
@@ -571,6 +575,7 @@ impl Exponential {
 }
 
 impl Strategy for Exponential {
+    #[inline]
     fn delay(&self, ctx: &BackoffContext<'_>, _rng: &mut dyn Rng) -> Duration {
         let exp = ctx.attempt.saturating_sub(1);
         if self.factor == 2.0 {
@@ -579,6 +584,17 @@ impl Strategy for Exponential {
             // ~94 times (2^94 ns is about `Duration::MAX`).
             if self.base.is_zero() {
                 return Duration::ZERO;
+            }
+            // Base and cap below 2^64 ns (584 years): one shift in integer
+            // nanoseconds; a shift past the top is past the cap.
+            if let (Ok(base), Ok(max)) = (
+                u64::try_from(self.base.as_nanos()),
+                u64::try_from(self.max.as_nanos()),
+            ) {
+                return match exp < base.leading_zeros() {
+                    true => Duration::from_nanos((base << exp).min(max)),
+                    false => self.max,
+                };
             }
             if let Some(growth) = 1u32.checked_shl(exp) {
                 return self.base.saturating_mul(growth).min(self.max);
@@ -666,6 +682,7 @@ impl Schedule {
 }
 
 impl Strategy for Schedule {
+    #[inline]
     fn delay(&self, ctx: &BackoffContext<'_>, _rng: &mut dyn Rng) -> Duration {
         let index = usize::try_from(ctx.attempt.saturating_sub(1)).unwrap_or(usize::MAX);
         self.delays
@@ -826,6 +843,22 @@ impl fmt::Debug for Curve {
 }
 
 impl Curve {
+    /// The curve's delay, dispatched statically so each built-in strategy
+    /// inlines.
+    #[inline]
+    fn delay(&self, ctx: &BackoffContext<'_>, rng: &mut dyn Rng) -> Duration {
+        match self {
+            Curve::Constant(s) => s.delay(ctx, rng),
+            Curve::Exponential(s) => s.delay(ctx, rng),
+            Curve::FullJitter(s) => s.delay(ctx, rng),
+            Curve::EqualJitter(s) => s.delay(ctx, rng),
+            Curve::Decorrelated(s) => s.delay(ctx, rng),
+            Curve::Token(s) => s.delay(ctx, rng),
+            Curve::Schedule(s) => s.delay(ctx, rng),
+            Curve::Custom(s) => s.delay(ctx, rng),
+        }
+    }
+
     #[inline]
     fn strategy(&self) -> &dyn Strategy {
         match self {
@@ -1146,7 +1179,7 @@ impl Strategy for Backoff {
             };
             return hint.saturating_add(at_most(extra, jitter));
         }
-        let delay = self.curve.strategy().delay(ctx, rng);
+        let delay = self.curve.delay(ctx, rng);
         #[cfg(target_has_atomic = "64")]
         if let Some(state) = &self.adaptive {
             return secs_to_duration(delay.as_secs_f64() * state.multiplier(ctx.now));

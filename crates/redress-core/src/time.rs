@@ -256,9 +256,22 @@ pub(crate) fn duration_to_nanos(d: Duration) -> u64 {
 
 /// Converts seconds to a duration: NaN and values at or below zero become
 /// zero, values past [`Duration::MAX`] saturate.
+///
+/// Below 2^64 ns (584 years: every delay in practice) it goes through
+/// integer nanoseconds, rounded to the nearest: a few instructions where
+/// the general conversion takes dozens, and the same nanosecond but for
+/// the last bit of the multiplication.
 #[inline]
 pub(crate) fn secs_to_duration(secs: f64) -> Duration {
+    /// 2^64 ns, exactly representable.
+    const NANOS_LIMIT: f64 = 18_446_744_073_709_551_616.0;
     if secs > 0.0 {
+        let nanos = secs * 1e9 + 0.5;
+        if nanos < NANOS_LIMIT {
+            // In range and not NaN: the cast truncates the rounded value.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            return Duration::from_nanos(nanos as u64);
+        }
         Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
     } else {
         Duration::ZERO
@@ -278,6 +291,29 @@ mod tests {
         clock.advance(Duration::MAX);
         clock.advance(Duration::MAX);
         assert_eq!(clock.now(), Duration::from_nanos(u64::MAX));
+    }
+
+    #[test]
+    fn seconds_convert_within_a_nanosecond_of_the_exact_conversion() {
+        for secs in [
+            1e-9,
+            0.25,
+            0.3,
+            1.0 / 3.0,
+            7.5,
+            30.0,
+            86_400.123_456_789,
+            1.8e10,
+        ] {
+            let fast = secs_to_duration(secs);
+            let exact = Duration::from_secs_f64(secs);
+            assert!(
+                fast.abs_diff(exact) <= Duration::from_nanos(1),
+                "{secs}: {fast:?} vs {exact:?}"
+            );
+        }
+        // Past 2^64 ns, the general conversion.
+        assert_eq!(secs_to_duration(1e12), Duration::from_secs_f64(1e12));
     }
 
     #[test]
