@@ -120,6 +120,7 @@ mod export;
 pub mod lint;
 pub mod load;
 mod model;
+mod source;
 mod suggest;
 mod tree;
 
@@ -133,4 +134,5 @@ pub use export::ExportError;
 pub use lint::{Lint, RULES, Rule};
 pub use load::{Document, Entry, Format, LoadError};
 pub use model::{BreakerConfig, BudgetConfig, ConfigFile, PolicyConfig, StrategyConfig};
+pub use source::{LineIndex, MAX_FILE_BYTES, SourceValue, read_file};
 pub use suggest::suggest;
