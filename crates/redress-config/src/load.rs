@@ -543,6 +543,11 @@ impl Document {
         let (single, mut entries) = walker.document(&root);
         let mut problems = core::mem::take(&mut walker.problems);
         if !partial && !problems.is_empty() {
+            if format == Format::Json {
+                for help in problems.iter_mut().filter_map(|d| d.help.as_mut()) {
+                    *help = crate::source::json_help(help);
+                }
+            }
             return Err(in_file(LoadError::Invalid {
                 file: None,
                 problems: in_line_order(problems),

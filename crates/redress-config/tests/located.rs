@@ -79,6 +79,19 @@ fn json_findings_have_lines_columns_and_json_help() {
             "set `\"strategies\": {\"RATE_LIMIT\": {\"kind\": \"retry_after_or\", \"fallback\": {\"kind\": \"decorrelated_jitter\", \"max\": \"30s\"}}}`"
         )
     );
+    // Problems outside any policy too.
+    let e = ConfigFile::from_json_str("{\"deadline\": \"1s\", \"policies\": {}}").unwrap_err();
+    let LoadError::Invalid { problems, .. } = &e else {
+        panic!("{e}")
+    };
+    let helps: Vec<&str> = problems.iter().filter_map(|d| d.help.as_deref()).collect();
+    assert_eq!(
+        helps,
+        [
+            "with `\"policies\": {\"NAME\": {...}}`, `deadline` belongs inside each policy",
+            "add one: `\"policies\": {\"NAME\": {...}}` with its settings"
+        ]
+    );
     // The same file in TOML keeps TOML help.
     let toml = Document::parse(
         "[policies.search]\nstrategy = { kind = \"exponential\" }\n",
