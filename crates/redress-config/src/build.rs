@@ -16,11 +16,31 @@ use crate::lint::Lint;
 use crate::model::{BreakerConfig, BudgetConfig, PolicyConfig};
 
 /// Why a config could not be built into a policy.
-#[derive(Debug)]
+///
+/// A config loaded from a file keeps where it came from: its errors name
+/// the file, the full key (`policies.payments.max_attempts`) and the line
+/// and column, as `redress doctor` shows them. Its [`Debug`](fmt::Debug)
+/// form is its [`Display`](fmt::Display) form, so `main` returning it
+/// prints that report.
+///
+/// ```
+/// use redress_config::ConfigFile;
+///
+/// let file = ConfigFile::from_toml_str("[policies.payments]\nmax_attempts = 0\nstrategy = \"full_jitter\"\n")?;
+/// let err = file.policy("payments")?.build().unwrap_err();
+/// assert_eq!(
+///     format!("{err:?}"),
+///     "invalid retry policy: 2:16: policies.payments.max_attempts: error[E001]: max_attempts is 0: \
+///      not even one attempt would run (help: max_attempts counts the first attempt: use 1 for a single attempt with no retries)"
+/// );
+/// # Ok::<(), redress_config::LoadError>(())
+/// ```
 #[non_exhaustive]
 pub enum BuildError {
     /// The config has lint errors: every problem redress-core's validation
-    /// finds, each with its key (the report also holds the warnings).
+    /// finds, each with its key (the report also holds the warnings). For a
+    /// config loaded from a file, the report names the file, and each
+    /// finding its full key and its location.
     Invalid(Report),
     /// The engine refused a value. Lint errors are exactly what the engine
     /// refuses, so a config gets this only through the
@@ -28,17 +48,25 @@ pub enum BuildError {
     Engine(ConfigError),
 }
 
+/// The report, as [`Display`](fmt::Display) writes it.
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::Invalid(report) => {
+                let file = report.file.as_deref();
                 let errors: Vec<_> = report.errors().collect();
                 match errors.as_slice() {
-                    [one] => write!(f, "invalid retry policy: {one}"),
+                    [one] => write!(f, "invalid retry policy: {}", one.in_file(file)),
                     many => {
                         write!(f, "invalid retry policy ({} errors):", many.len())?;
                         for e in many {
-                            write!(f, "\n  {e}")?;
+                            write!(f, "\n  {}", e.in_file(file))?;
                         }
                         Ok(())
                     }
@@ -156,7 +184,7 @@ impl PolicyConfig {
     pub fn builder(&self) -> Result<PolicyBuilder, BuildError> {
         let report = self.lint();
         if report.has_errors() {
-            return Err(BuildError::Invalid(report));
+            return Err(BuildError::Invalid(self.origin.place(report)));
         }
         let mut b = self.core_builder();
         match &self.budget {
@@ -190,7 +218,7 @@ impl PolicyConfig {
     ///
     /// let err = PolicyConfig::from_toml_str("max_attempts = 0")?.build().unwrap_err();
     /// assert_eq!(err.to_string(), "invalid retry policy (2 errors):\n  \
-    ///     max_attempts: error[E001]: max_attempts is 0: not even one attempt would run (help: max_attempts counts the first attempt: use 1 for a single attempt with no retries)\n  \
+    ///     1:16: max_attempts: error[E001]: max_attempts is 0: not even one attempt would run (help: max_attempts counts the first attempt: use 1 for a single attempt with no retries)\n  \
     ///     strategy: error[E004]: no backoff strategy: the policy has no way to wait between attempts (help: add `strategy = { kind = \"decorrelated_jitter\", max = \"5s\" }`, or per-class `strategies`)");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

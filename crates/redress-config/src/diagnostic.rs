@@ -1,6 +1,7 @@
 //! Diagnostics: what loading and linting report.
 
 use core::fmt;
+use std::path::{Path, PathBuf};
 
 /// How serious a [`Diagnostic`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,21 +44,11 @@ pub struct Location {
 }
 
 impl Location {
-    /// The location of the byte range `start..end` of `text`.
+    /// The location of the byte range `start..end` of `text`. This scans
+    /// the text: to locate many ranges of one text, build a
+    /// [`LineIndex`](crate::LineIndex) once and ask it.
     pub fn in_text(text: &str, start: usize, end: usize) -> Location {
-        let before = text.get(..start).unwrap_or(text);
-        let line = before.matches('\n').count().saturating_add(1);
-        let line_start = before.rfind('\n').map_or(0, |i| i.saturating_add(1));
-        let column = before
-            .get(line_start..)
-            .map_or(0, |s| s.chars().count())
-            .saturating_add(1);
-        Location {
-            line,
-            column,
-            start,
-            end: end.max(start),
-        }
+        crate::source::LineIndex::new(text).location(start, end)
     }
 }
 
@@ -128,12 +119,54 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic on one line, as found in `file`:
+    /// `FILE:LINE:COL: PATH: severity[CODE]: message (help: ...)`, the way
+    /// compilers and editors point at a place.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use redress_config::{Diagnostic, Location};
+    ///
+    /// let d = Diagnostic::error("E001", "max_attempts", "max_attempts is 0")
+    ///     .at(Some(Location::in_text("max_attempts = 0", 15, 16)));
+    /// assert_eq!(d.to_string(), "1:16: max_attempts: error[E001]: max_attempts is 0");
+    /// assert_eq!(
+    ///     d.in_file(Some(Path::new("retry.toml"))).to_string(),
+    ///     "retry.toml:1:16: max_attempts: error[E001]: max_attempts is 0"
+    /// );
+    /// ```
+    pub fn in_file<'a>(&'a self, file: Option<&'a Path>) -> impl fmt::Display + 'a {
+        InFile { d: self, file }
+    }
+}
+
+struct InFile<'a> {
+    d: &'a Diagnostic,
+    file: Option<&'a Path>,
+}
+
+impl fmt::Display for InFile<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.file, &self.d.location) {
+            (Some(file), Some(at)) => write!(f, "{}:{}:{}: ", file.display(), at.line, at.column)?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            (None, Some(at)) => write!(f, "{}:{}: ", at.line, at.column)?,
+            (None, None) => {}
+        }
+        self.d.fmt_unlocated(f)
+    }
+}
+
 /// One line: `[LINE:COL: ]PATH: severity[CODE]: message (help: ...)`.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(at) = &self.location {
-            write!(f, "{}:{}: ", at.line, at.column)?;
-        }
+        self.in_file(None).fmt(f)
+    }
+}
+
+impl Diagnostic {
+    fn fmt_unlocated(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
@@ -147,6 +180,12 @@ impl fmt::Display for Diagnostic {
 
 /// The findings of a lint: see [`Lint`](crate::Lint).
 ///
+/// A report about a policy loaded from a file ([`Document::lint`], or
+/// the errors of building it) names the file, and prints each finding
+/// as `FILE:LINE:COL: ...`.
+///
+/// [`Document::lint`]: crate::Document::lint
+///
 /// ```
 /// use redress_config::{Lint, PolicyConfig};
 ///
@@ -157,15 +196,35 @@ impl fmt::Display for Diagnostic {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
-    /// The findings, errors first, each group in rule order.
+    /// The findings, errors first, each group in rule order (or in file
+    /// order, after [`in_file_order`](Report::in_file_order)).
     pub diagnostics: Vec<Diagnostic>,
+    /// The file the findings are about, when they came from one.
+    pub file: Option<PathBuf>,
 }
 
 impl Report {
     /// A report of `diagnostics`, sorted: errors first, then by code.
     pub fn new(mut diagnostics: Vec<Diagnostic>) -> Self {
         diagnostics.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
-        Report { diagnostics }
+        Report {
+            diagnostics,
+            file: None,
+        }
+    }
+
+    /// The report with errors first, then warnings, each in the order of
+    /// the file (by line and column; findings with no location last, by
+    /// code).
+    #[must_use]
+    pub fn in_file_order(mut self) -> Self {
+        self.diagnostics.sort_by_key(|d| {
+            let at = d
+                .location
+                .map_or((usize::MAX, usize::MAX), |l| (l.line, l.column));
+            (d.severity, at, d.code)
+        });
+        self
     }
 
     /// The errors.
@@ -217,7 +276,7 @@ impl fmt::Display for Report {
             if i > 0 {
                 f.write_str("\n")?;
             }
-            d.fmt(f)?;
+            d.in_file(self.file.as_deref()).fmt(f)?;
         }
         Ok(())
     }

@@ -3,7 +3,9 @@
 //!
 //! A duration is one or more `NUMBER UNIT` parts with no spaces, where the
 //! number is a whole or decimal number and the unit one of `ns`, `us` (or
-//! `µs`), `ms`, `s`, `m`, `h`. Parsing is exact (decimal arithmetic, never a
+//! `µs`), `ms`, `s`, `m`, `h`, each unit at most once and from the largest
+//! to the smallest (`"1h30m"`, not `"30m1h"` or `"1h1h"`: a repeated or
+//! misplaced part is more likely a typo than a sum meant). Parsing is exact (decimal arithmetic, never a
 //! float): `"0.3s"` is exactly 300 ms. A bare number is refused: `10` could
 //! mean seconds or milliseconds, and a retry config is the wrong place to
 //! guess.
@@ -53,6 +55,13 @@ pub enum DurationError {
     Malformed,
     /// More precise than a nanosecond.
     TooPrecise,
+    /// A unit given twice (`"1h1h"`), or after a smaller one (`"30s1m"`).
+    UnitOrder {
+        /// The unit as written.
+        unit: String,
+        /// The unit before it, as written.
+        after: String,
+    },
     /// Larger than a [`Duration`] can hold.
     TooLarge,
 }
@@ -70,6 +79,19 @@ impl fmt::Display for DurationError {
             }
             DurationError::Malformed => f.write_str("not a duration"),
             DurationError::TooPrecise => f.write_str("more precise than a nanosecond"),
+            DurationError::UnitOrder { unit, after } if unit == after => {
+                write!(f, "the unit `{unit}` is given twice")
+            }
+            DurationError::UnitOrder { unit, after } if UNITS.iter().any(|(u, _)| u == unit) => {
+                if scale_of(unit) == scale_of(after) {
+                    write!(f, "`{unit}` repeats `{after}`")
+                } else {
+                    write!(f, "`{unit}` comes after the smaller unit `{after}`")
+                }
+            }
+            DurationError::UnitOrder { unit, after } => {
+                write!(f, "`{unit}` cannot follow `{after}`")
+            }
             DurationError::TooLarge => f.write_str("too large"),
         }
     }
@@ -98,6 +120,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     }
     let mut rest = text;
     let mut total: u128 = 0;
+    // The previous part's unit and its length: each part's unit is shorter.
+    let mut previous: Option<(&str, u128)> = None;
     while !rest.is_empty() {
         let number_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
@@ -122,6 +146,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             .ok_or_else(|| DurationError::UnknownUnit {
                 unit: unit.to_owned(),
             })?;
+        if let Some((after, longer)) = previous {
+            if scale >= longer {
+                return Err(DurationError::UnitOrder {
+                    unit: unit.to_owned(),
+                    after: after.to_owned(),
+                });
+            }
+        }
+        previous = Some((unit, scale));
         let part = scaled(number, scale)?;
         total = total.checked_add(part).ok_or(DurationError::TooLarge)?;
         rest = next;
@@ -130,6 +163,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     // The remainder is below 10^9, so it fits.
     let nanos = u32::try_from(total % NANOS_PER_SEC).map_err(|_| DurationError::TooLarge)?;
     Ok(Duration::new(secs, nanos))
+}
+
+/// The length of `unit` in nanoseconds.
+fn scale_of(unit: &str) -> Option<u128> {
+    UNITS.iter().find(|(u, _)| *u == unit).map(|(_, n)| *n)
 }
 
 /// `number` (decimal, `_` allowed between digits) times `scale`
@@ -310,6 +348,37 @@ mod tests {
             parse_duration("99999999999999999999999h"),
             Err(DurationError::TooLarge)
         );
+    }
+
+    #[test]
+    fn units_come_once_each_from_the_largest() {
+        assert_eq!(
+            parse_duration("1h30m15s250ms"),
+            Ok(Duration::new(5415, 250_000_000))
+        );
+        for (text, unit, after, message) in [
+            ("1h1h1h", "h", "h", "the unit `h` is given twice"),
+            ("1s1s", "s", "s", "the unit `s` is given twice"),
+            ("30s1m", "m", "s", "`m` comes after the smaller unit `s`"),
+            (
+                "500ms1s",
+                "s",
+                "ms",
+                "`s` comes after the smaller unit `ms`",
+            ),
+            ("1us1µs", "µs", "us", "`µs` repeats `us`"),
+        ] {
+            let e = parse_duration(text).unwrap_err();
+            assert_eq!(
+                e,
+                DurationError::UnitOrder {
+                    unit: unit.into(),
+                    after: after.into()
+                },
+                "{text}"
+            );
+            assert_eq!(e.to_string(), message);
+        }
     }
 
     #[test]

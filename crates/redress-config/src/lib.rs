@@ -36,16 +36,22 @@
 //! - **Load**: [`ConfigFile::load`] / [`ConfigFile::from_toml_str`] (a file
 //!   of policies), [`PolicyConfig::from_toml_str`] (one policy), or serde
 //!   (a policy embedded in the application's own config). Problems are
-//!   reported all at once, each naming its key, with line and column for
-//!   TOML and the nearest valid name for a typo. The same loader reads a
-//!   policy written in the conformance scenarios' [`Dialect`]
-//!   ([`PolicyConfig::from_json_value`]).
+//!   reported all at once, in line order, each naming its key, with line
+//!   and column (TOML and JSON alike) and the nearest valid name for a
+//!   typo. Files are read with a size cap ([`MAX_FILE_BYTES`]); JSON
+//!   refuses duplicate keys as TOML does, and both accept a byte-order
+//!   mark. The same loader reads a policy written in the conformance
+//!   scenarios' [`Dialect`] ([`PolicyConfig::from_json_value`]).
+//!   [`Document`] is the file for tools: every policy with its problems,
+//!   the location of every key, and ([`Document::parse_partial`]) as much
+//!   of a broken file as can be read.
 //! - **Build**: [`PolicyConfig::builder`] gives a
 //!   [`PolicyBuilder`](redress_core::PolicyBuilder) to add the classifier to;
 //!   [`build`](PolicyConfig::build) and [`build_with`](PolicyConfig::build_with)
 //!   are the short forms. Building refuses exactly what redress-core's
-//!   validation refuses (the lint's errors, each with its key); warnings
-//!   never stop it.
+//!   validation refuses (the lint's errors, each with its key, and for a
+//!   config loaded from a file its file, line and column); warnings never
+//!   stop it.
 //! - **Write out**: [`PolicyConfig::from_policy`] reads a built policy back
 //!   (custom strategies cannot be: [`ExportError`]);
 //!   [`to_toml_string`](PolicyConfig::to_toml_string) and
@@ -120,6 +126,7 @@ mod export;
 pub mod lint;
 pub mod load;
 mod model;
+mod source;
 mod suggest;
 mod tree;
 
@@ -133,4 +140,5 @@ pub use export::ExportError;
 pub use lint::{Lint, RULES, Rule};
 pub use load::{Document, Entry, Format, LoadError};
 pub use model::{BreakerConfig, BudgetConfig, ConfigFile, PolicyConfig, StrategyConfig};
+pub use source::{LineIndex, MAX_FILE_BYTES, SourceValue, read_file};
 pub use suggest::suggest;

@@ -150,7 +150,7 @@ fn describe(e: &ConfigError, dialect: Dialect) -> (String, String) {
     // as seconds).
     let set = |key: &str, config: &str, scenario: &str| match dialect {
         Dialect::Scenario => format!("\"{}\": {scenario}", dialect.key(key)),
-        _ => format!("{key} = {config}"),
+        _ => format!("`{key} = {config}`"),
     };
     match e {
         ConfigError::ZeroMaxAttempts => fixed(
@@ -196,7 +196,7 @@ fn describe(e: &ConfigError, dialect: Dialect) -> (String, String) {
         ),
         ConfigError::InvalidRatio(ratio) => (
             format!("the budget ratio {ratio} is not a number from 0 to 1000"),
-            "use a small share of calls, e.g. ratio = 0.2 (one retry per five calls)".to_owned(),
+            "use a small share of calls, e.g. `ratio = 0.2` (one retry per five calls)".to_owned(),
         ),
         ConfigError::ZeroFailureThreshold { class: None } => fixed(
             "failure_threshold is 0: the breaker could never close",
@@ -243,7 +243,7 @@ fn describe_strategy(
             "the schedule lists no delays".to_owned(),
             match dialect {
                 Dialect::Scenario => "list at least one: \"delays_s\": [0.1, 0.5, 2.0]",
-                _ => "list at least one: delays = [\"100ms\", \"500ms\", \"2s\"]",
+                _ => "list at least one: `delays = [\"100ms\", \"500ms\", \"2s\"]`",
             }
             .to_owned(),
         ),
@@ -257,7 +257,8 @@ fn describe_strategy(
         ),
         StrategyProblem::InvalidMultipliers { min, max } => (
             format!("multipliers {min} to {max} are not finite with 1 <= min <= max"),
-            "use min_multiplier = 1.0 and a larger max_multiplier (5.0 is the default)".to_owned(),
+            "use `min_multiplier = 1.0` and a larger `max_multiplier` (5.0 is the default)"
+                .to_owned(),
         ),
         StrategyProblem::Nested { outer, inner } => {
             let help = match (outer, inner) {
@@ -265,7 +266,7 @@ fn describe_strategy(
                     "`retry_after_or` cannot fall back to another `retry_after_or`: one already honors the hint"
                 }
                 (_, StrategyKind::RetryAfterOr) => {
-                    "put `retry_after_or` outside: { kind = \"retry_after_or\", fallback = { kind = \"adaptive\", ... } }"
+                    "put `retry_after_or` outside: `{ kind = \"retry_after_or\", fallback = { kind = \"adaptive\", fallback = { kind = \"equal_jitter\" } } }`"
                 }
                 _ => "an `adaptive` strategy cannot stretch another `adaptive` one",
             };
@@ -619,7 +620,7 @@ impl View {
         {
             out.push(
                 Diagnostic::warning("W008", "max_unknown_attempts", "UNKNOWN failures are not capped: an unclassified bug is retried like an outage")
-                    .with_help("cap them (max_unknown_attempts = 2 is the default) and classify the errors you expect"),
+                    .with_help("cap them (`max_unknown_attempts = 2` is the default) and classify the errors you expect"),
             );
         }
     }
@@ -636,7 +637,7 @@ impl View {
             match b {
                 BudgetConfig::Rolling { max_retries: 0, .. } => out.push(
                     Diagnostic::warning("W020", "budget.max_retries", "the budget allows 0 retries: every retry is refused")
-                        .with_help("allow some retries per window (e.g. max_retries = 100), or remove the budget"),
+                        .with_help("allow some retries per window (e.g. `max_retries = 100`), or remove the budget"),
                 ),
                 BudgetConfig::Ratio { ratio, min_per_second, window } => {
                     // A ratio out of range is core's error (E011).
@@ -701,7 +702,7 @@ impl View {
         if b.trip_on.is_empty() && b.class_thresholds.is_empty() {
             out.push(
                 Diagnostic::warning("W017", "circuit_breaker.trip_on", "trip_on is empty and no class has a threshold: the breaker can never open")
-                    .with_help("list the classes that mean the dependency is down, e.g. trip_on = [\"TRANSIENT\", \"SERVER_ERROR\"]"),
+                    .with_help("list the classes that mean the dependency is down, e.g. `trip_on = [\"TRANSIENT\", \"SERVER_ERROR\"]`"),
             );
         }
         if let Some(timeout) = self.attempt_timeout {
@@ -806,7 +807,7 @@ impl View {
                         path,
                         "this strategy honours Retry-After, but a hint longer than the time left makes the call sleep to its deadline and send one last request the server will most likely refuse",
                     )
-                    .with_help("set stop_when_retry_after_exceeds_deadline = true to stop at once (RETRY_AFTER_BEYOND_DEADLINE), with the hint as the outcome's next_delay"),
+                    .with_help("set `stop_when_retry_after_exceeds_deadline = true` to stop at once (RETRY_AFTER_BEYOND_DEADLINE), with the hint as the outcome's next_delay"),
                 );
             }
         }
@@ -823,7 +824,7 @@ impl View {
                 };
                 out.push(
                     Diagnostic::warning("W013", path, "RATE_LIMIT failures are retried without honoring the server's Retry-After")
-                        .with_help("set strategies.RATE_LIMIT = { kind = \"retry_after_or\", fallback = { kind = \"decorrelated_jitter\", max = \"30s\" } }"),
+                        .with_help("set `strategies.RATE_LIMIT = { kind = \"retry_after_or\", fallback = { kind = \"decorrelated_jitter\", max = \"30s\" } }`"),
                 );
             }
         }
@@ -893,7 +894,7 @@ impl View {
                         "every delay of this strategy is zero: retries run back to back",
                     )
                     .with_help(
-                        "wait between attempts (even 10ms of jitter), or set max_attempts = 1",
+                        "wait between attempts (even 10ms of jitter), or set `max_attempts = 1`",
                     ),
                 );
             }

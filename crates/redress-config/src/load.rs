@@ -19,6 +19,7 @@ use core::ops::Range;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redress_core::ErrorClass;
 use redress_core::backoff::{Param, ParamKind, StrategyKind};
@@ -28,6 +29,7 @@ use crate::dialect::Dialect;
 use crate::duration::{DurationError, MAX_SECONDS, parse_duration, seconds_to_duration};
 use crate::lint::Lint;
 use crate::model::{BreakerConfig, BudgetConfig, ConfigFile, PolicyConfig, StrategyConfig};
+use crate::source::{LineIndex, Spans};
 use crate::suggest::suggest;
 use crate::tree::{Node, Value};
 
@@ -99,7 +101,22 @@ impl Format {
 }
 
 /// Why a file could not be loaded.
-#[derive(Debug)]
+///
+/// Its [`Debug`](fmt::Debug) form is its [`Display`](fmt::Display) form,
+/// every problem on its own line with the file, line and column, so an
+/// application whose `main` returns it (`fn main() -> Result<(), Box<dyn
+/// Error>>`) prints a readable report:
+///
+/// ```
+/// use redress_config::ConfigFile;
+///
+/// let err = ConfigFile::from_toml_str("[policies.a]\nmax_atempts = 5\n").unwrap_err();
+/// let as_main_prints = format!("Error: {:?}", Box::<dyn std::error::Error>::from(err));
+/// assert_eq!(
+///     as_main_prints,
+///     "Error: 2:1: policies.a.max_atempts: error[E101]: unknown key `max_atempts` in a policy (help: did you mean `max_attempts`?)"
+/// );
+/// ```
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
@@ -108,6 +125,14 @@ pub enum LoadError {
         file: PathBuf,
         /// Why.
         error: std::io::Error,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)
+    /// (or never ends, like `/dev/zero`): it is refused unread.
+    TooLarge {
+        /// The file.
+        file: PathBuf,
+        /// The most that is read, in bytes.
+        limit: u64,
     },
     /// The text is not valid TOML or JSON.
     Syntax {
@@ -150,7 +175,7 @@ impl LoadError {
     /// The file the error is about, when known.
     pub fn file(&self) -> Option<&Path> {
         match self {
-            LoadError::Read { file, .. } => Some(file),
+            LoadError::Read { file, .. } | LoadError::TooLarge { file, .. } => Some(file),
             LoadError::Syntax { file, .. }
             | LoadError::Invalid { file, .. }
             | LoadError::NoSuchPolicy { file, .. }
@@ -169,15 +194,34 @@ impl LoadError {
         }
     }
 
-    fn with_file(mut self, path: &Path) -> Self {
+    pub(crate) fn with_file(mut self, path: &Path) -> Self {
         match &mut self {
-            LoadError::Read { .. } => {}
+            LoadError::Read { .. } | LoadError::TooLarge { .. } => {}
             LoadError::Syntax { file, .. }
             | LoadError::Invalid { file, .. }
             | LoadError::NoSuchPolicy { file, .. }
             | LoadError::NotSingle { file, .. } => *file = Some(path.to_owned()),
         }
         self
+    }
+}
+
+/// The report, as [`Display`](fmt::Display) writes it.
+impl fmt::Debug for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// `n` bytes in the largest whole unit: `16 MiB`, `1500 bytes`.
+fn bytes(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n % MIB == 0 {
+        format!("{} MiB", n / MIB)
+    } else if n >= 1024 && n % 1024 == 0 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -193,26 +237,36 @@ impl fmt::Display for LoadError {
                 prefix(f)?;
                 write!(f, "cannot read the file: {error}")
             }
+            LoadError::TooLarge { limit, .. } => {
+                prefix(f)?;
+                write!(
+                    f,
+                    "the file is larger than {}, the most redress reads",
+                    bytes(*limit)
+                )
+            }
             LoadError::Syntax {
                 format,
                 message,
                 location,
                 ..
             } => {
-                prefix(f)?;
-                if let Some(at) = location {
-                    write!(f, "{}:{}: ", at.line, at.column)?;
+                match (&file, location) {
+                    (Some(name), Some(at)) => write!(f, "{name}:{}:{}: ", at.line, at.column)?,
+                    (None, Some(at)) => write!(f, "{}:{}: ", at.line, at.column)?,
+                    (_, None) => prefix(f)?,
                 }
                 write!(f, "not valid {}: {message}", format.name())
             }
             LoadError::Invalid { problems, .. } => {
-                prefix(f)?;
+                let file = self.file();
                 match problems.as_slice() {
-                    [one] => write!(f, "{one}"),
+                    [one] => write!(f, "{}", one.in_file(file)),
                     many => {
+                        prefix(f)?;
                         write!(f, "{} problems:", many.len())?;
                         for p in many {
-                            write!(f, "\n  {p}")?;
+                            write!(f, "\n  {}", p.in_file(file))?;
                         }
                         Ok(())
                     }
@@ -264,13 +318,101 @@ pub struct Entry {
     pub prefix: String,
     /// The config, or the problems (errors, located).
     pub result: Result<PolicyConfig, Vec<Diagnostic>>,
+    /// For an entry with problems: what did load (the settings with
+    /// problems left at their defaults), for the lint errors of the rest.
+    partial: Option<PolicyConfig>,
 }
 
-/// Where a key and its value are in the file.
-#[derive(Clone, Debug, Default)]
-struct Spans {
-    key: Option<Range<usize>>,
-    value: Option<Range<usize>>,
+/// Where the keys of a loaded text are: shared by its [`Document`] and by
+/// every policy loaded from it, so a finding about a policy (a lint, or an
+/// error building it) can say where it is.
+#[derive(Debug)]
+pub(crate) struct SourceMap {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) format: Format,
+    index: BTreeMap<String, Spans>,
+    lines: LineIndex,
+}
+
+impl SourceMap {
+    /// Where the key at `path` (a full dotted path) is: its value, or the
+    /// nearest enclosing key that is written in the file.
+    fn locate(&self, path: &str) -> Option<Location> {
+        let mut current = path;
+        loop {
+            if let Some(spans) = self.index.get(current) {
+                let written = [spans.value.as_ref(), spans.key.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find(|span| span.end > span.start);
+                if let Some(span) = written {
+                    return Some(self.lines.location(span.start, span.end));
+                }
+            }
+            current = parent_path(current)?;
+        }
+    }
+
+    /// A finding about the policy under `prefix`, as the file has it: its
+    /// full path, its location, and its help in the file's syntax.
+    pub(crate) fn place(&self, prefix: &str, d: &mut Diagnostic) {
+        d.path = join_path(prefix, &d.path);
+        d.location = self.locate(&d.path);
+        self.translate(d);
+    }
+
+    /// A finding's help in the file's syntax (JSON for a JSON file).
+    fn translate(&self, d: &mut Diagnostic) {
+        if self.format == Format::Json {
+            if let Some(help) = &mut d.help {
+                *help = crate::source::json_help(help);
+            }
+        }
+    }
+}
+
+/// Where a loaded policy came from: its file and the path of its keys.
+/// It makes no difference to what the policy is: two configs with the same
+/// settings are equal wherever they were loaded from.
+#[derive(Clone, Default)]
+pub(crate) struct Origin(Option<(Arc<SourceMap>, String)>);
+
+impl Origin {
+    /// The file, when loaded from one.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        self.0.as_ref()?.0.file.as_deref()
+    }
+
+    /// A report about the policy, as its file has it: full paths, located,
+    /// in file order, naming the file.
+    pub(crate) fn place(&self, mut report: Report) -> Report {
+        if let Some((source, prefix)) = &self.0 {
+            for d in &mut report.diagnostics {
+                source.place(prefix, d);
+            }
+            report.file.clone_from(&source.file);
+            report = report.in_file_order();
+        }
+        report
+    }
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            None => f.write_str("None"),
+            Some((source, prefix)) => {
+                let file = source.file.as_ref().map(|p| p.display().to_string());
+                write!(f, "{:?}", (file, prefix))
+            }
+        }
+    }
 }
 
 /// A loaded file, for tools: every policy with its problems kept apart,
@@ -291,61 +433,175 @@ struct Spans {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Document {
-    file: Option<PathBuf>,
     text: String,
-    format: Format,
     single: bool,
     entries: Vec<Entry>,
-    index: BTreeMap<String, Spans>,
+    problems: Vec<Diagnostic>,
+    skipped: Vec<String>,
+    source: Arc<SourceMap>,
 }
 
+/// The code of a syntax error, as [`Document::problems`] reports it.
+const SYNTAX: &str = "E100";
+
 impl Document {
-    /// Reads and parses `path` (JSON for `.json`, TOML otherwise).
+    /// Reads and parses `path` (JSON for `.json`, TOML otherwise), with the
+    /// size cap of [`read_file`](crate::read_file).
     pub fn load(path: impl AsRef<Path>) -> Result<Document, LoadError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
-            file: path.to_owned(),
-            error,
-        })?;
-        let mut doc =
-            Document::parse(&text, Format::of_path(path)).map_err(|e| e.with_file(path))?;
-        doc.file = Some(path.to_owned());
-        Ok(doc)
+        let text = crate::source::read_file(path)?;
+        Document::read(&text, Format::of_path(path), Some(path), false)
     }
 
     /// Parses `text`. Fails when it is not valid TOML or JSON, or not
     /// shaped like a config file at all; problems inside a policy are kept
     /// in its [`Entry`].
     pub fn parse(text: &str, format: Format) -> Result<Document, LoadError> {
+        Document::read(text, format, None, false)
+    }
+
+    /// Reads `path` as far as it can be read, for a tool that reports
+    /// everything at once (`redress doctor`): see
+    /// [`parse_partial`](Document::parse_partial).
+    pub fn load_partial(path: impl AsRef<Path>) -> Result<Document, LoadError> {
+        let path = path.as_ref();
+        let text = crate::source::read_file(path)?;
+        Document::read(&text, Format::of_path(path), Some(path), true)
+    }
+
+    /// Parses as much of `text` as can be read: TOML syntax errors and
+    /// problems outside any policy (an unknown top-level key) are kept in
+    /// [`problems`](Document::problems) instead of failing the parse, and
+    /// every policy the syntax errors leave whole is an entry; a policy a
+    /// syntax error falls in is left out and named by
+    /// [`skipped`](Document::skipped). Fails only for a JSON syntax error
+    /// (JSON cannot be read past one).
+    ///
+    /// ```
+    /// use redress_config::{Document, Format};
+    ///
+    /// let text = "[policies.a]\nmax_attempts = 0\nstrategy = \"full_jitter\"\n\n[policies.b]\ndeadline = 10s\n";
+    /// let doc = Document::parse_partial(text, Format::Toml)?;
+    /// assert_eq!(doc.problems()[0].code, "E100");
+    /// assert_eq!(doc.problems()[0].location.map(|l| l.line), Some(6));
+    /// assert_eq!(doc.skipped(), ["b"]);
+    /// let a = doc.entry("a")?;
+    /// assert!(doc.lint(a).contains("E001"));
+    /// # Ok::<(), redress_config::LoadError>(())
+    /// ```
+    pub fn parse_partial(text: &str, format: Format) -> Result<Document, LoadError> {
+        Document::read(text, format, None, true)
+    }
+
+    fn read(
+        text: &str,
+        format: Format,
+        file: Option<&Path>,
+        partial: bool,
+    ) -> Result<Document, LoadError> {
+        let in_file = |e: LoadError| match file {
+            Some(path) => e.with_file(path),
+            None => e,
+        };
+        let lines = LineIndex::new(text);
+        let mut syntax = Vec::new();
         let root = match format {
+            Format::Toml if partial => {
+                let (table, errors) = toml::de::DeTable::parse_recoverable(text);
+                for e in &errors {
+                    let message = e.message();
+                    let first = message.lines().next().unwrap_or(message);
+                    let location = e.span().map(|s| lines.location(s.start, s.end));
+                    syntax.push(
+                        Diagnostic::error(SYNTAX, "", format!("not valid TOML: {first}"))
+                            .at(location),
+                    );
+                }
+                let span = table.span();
+                let mut root = Node::from_toml(table.get_ref(), span);
+                if !errors.is_empty() {
+                    // What recovery made up to go on has no text.
+                    root.drop_unwritten();
+                }
+                root
+            }
             Format::Toml => {
-                let table = toml::de::DeTable::parse(text).map_err(|e| LoadError::Syntax {
-                    file: None,
-                    format,
-                    message: e.message().to_owned(),
-                    location: e.span().map(|s| Location::in_text(text, s.start, s.end)),
+                let table = toml::de::DeTable::parse(text).map_err(|e| {
+                    in_file(LoadError::Syntax {
+                        file: None,
+                        format,
+                        message: e.message().to_owned(),
+                        location: e.span().map(|s| lines.location(s.start, s.end)),
+                    })
                 })?;
                 let span = table.span();
                 Node::from_toml(table.get_ref(), span)
             }
-            Format::Json => {
-                let value: serde_json::Value =
-                    serde_json::from_str(text).map_err(|e| LoadError::Syntax {
-                        file: None,
-                        format,
-                        message: json_message(&e),
-                        location: json_location(text, &e),
-                    })?;
-                Node::from_json(&value)
-            }
+            Format::Json => crate::tree::parse_json(text, &lines).map_err(in_file)?,
         };
-        let mut doc = Document::from_node(&root, Some(text))?;
-        doc.format = format;
-        Ok(doc)
+        let mut walker = Walker::new(Some(lines), Dialect::Config);
+        let (single, mut entries) = walker.document(&root);
+        let mut problems = core::mem::take(&mut walker.problems);
+        if !partial && !problems.is_empty() {
+            if format == Format::Json {
+                for help in problems.iter_mut().filter_map(|d| d.help.as_mut()) {
+                    *help = crate::source::json_help(help);
+                }
+            }
+            return Err(in_file(LoadError::Invalid {
+                file: None,
+                problems: in_line_order(problems),
+            }));
+        }
+        let source = Arc::new(SourceMap {
+            file: file.map(Path::to_owned),
+            format,
+            index: walker.index,
+            lines: walker.lines.unwrap_or_default(),
+        });
+        let mut skipped = Vec::new();
+        if !syntax.is_empty() {
+            let broken: Vec<usize> = syntax
+                .iter()
+                .filter_map(|d| d.location.map(|l| l.start))
+                .collect();
+            let regions = regions(&source, &entries, text.len());
+            let mut kept = Vec::new();
+            for (entry, region) in entries.into_iter().zip(regions) {
+                if broken.iter().any(|at| region.contains(at)) {
+                    skipped.extend(entry.name);
+                } else {
+                    kept.push(entry);
+                }
+            }
+            entries = kept;
+        }
+        for entry in &mut entries {
+            let origin = Origin(Some((Arc::clone(&source), entry.prefix.clone())));
+            match &mut entry.result {
+                Ok(config) => config.origin = origin,
+                Err(problems) => {
+                    problems.iter_mut().for_each(|d| source.translate(d));
+                    if let Some(config) = &mut entry.partial {
+                        config.origin = origin;
+                    }
+                }
+            }
+        }
+        problems.iter_mut().for_each(|d| source.translate(d));
+        syntax.extend(problems);
+        Ok(Document {
+            text: text.to_owned(),
+            single,
+            entries,
+            problems: in_line_order(syntax),
+            skipped,
+            source,
+        })
     }
 
-    fn from_node(root: &Node, text: Option<&str>) -> Result<Document, LoadError> {
-        let mut walker = Walker::new(text, Dialect::Config);
+    fn from_node(root: &Node) -> Result<ConfigFile, LoadError> {
+        let mut walker = Walker::new(None, Dialect::Config);
         let (single, entries) = walker.document(root);
         if !walker.problems.is_empty() {
             return Err(LoadError::Invalid {
@@ -353,19 +609,26 @@ impl Document {
                 problems: walker.problems,
             });
         }
-        Ok(Document {
+        let source = Arc::new(SourceMap {
             file: None,
-            text: text.unwrap_or_default().to_owned(),
             format: Format::Toml,
+            index: BTreeMap::new(),
+            lines: LineIndex::default(),
+        });
+        Document {
+            text: String::new(),
             single,
             entries,
-            index: walker.index,
-        })
+            problems: Vec::new(),
+            skipped: Vec::new(),
+            source,
+        }
+        .into_config_file()
     }
 
     /// The file it was loaded from.
     pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
+        self.source.file.as_deref()
     }
 
     /// The text it was parsed from.
@@ -373,9 +636,14 @@ impl Document {
         &self.text
     }
 
+    /// Where the lines of the text are (built once, when it was parsed).
+    pub fn lines(&self) -> &LineIndex {
+        &self.source.lines
+    }
+
     /// The format it was parsed as.
     pub fn format(&self) -> Format {
-        self.format
+        self.source.format
     }
 
     /// Whether the file is a single policy (not `[policies.NAME]`).
@@ -388,6 +656,20 @@ impl Document {
         &self.entries
     }
 
+    /// The problems of the file outside any policy, in line order: after
+    /// [`parse_partial`](Document::parse_partial), its syntax errors
+    /// (`E100`) and structure problems (an unknown top-level key); always
+    /// empty after [`parse`](Document::parse), which fails on them.
+    pub fn problems(&self) -> &[Diagnostic] {
+        &self.problems
+    }
+
+    /// The policies [`parse_partial`](Document::parse_partial) left out
+    /// because a syntax error falls in them, in name order.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
     /// The policy named `name`. A file that is a single policy has no
     /// names.
     pub fn entry(&self, name: &str) -> Result<&Entry, LoadError> {
@@ -395,7 +677,7 @@ impl Document {
             .iter()
             .find(|e| e.name.as_deref() == Some(name))
             .ok_or_else(|| LoadError::NoSuchPolicy {
-                file: self.file.clone(),
+                file: self.source.file.clone(),
                 name: name.to_owned(),
                 available: self.entries.iter().filter_map(|e| e.name.clone()).collect(),
             })
@@ -405,44 +687,46 @@ impl Document {
     /// value, or the nearest enclosing key that is written in the file when
     /// the key itself is not (a default).
     pub fn locate(&self, path: &str) -> Option<Location> {
-        let mut current = path;
-        loop {
-            if let Some(spans) = self.index.get(current) {
-                let written = [spans.value.as_ref(), spans.key.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .find(|span| span.end > span.start);
-                if let Some(span) = written {
-                    return Some(Location::in_text(&self.text, span.start, span.end));
-                }
-            }
-            current = parent_path(current)?;
-        }
+        self.source.locate(path)
     }
 
     /// Where the key (not the value) at `path` is, when written.
     pub fn locate_key(&self, path: &str) -> Option<Location> {
-        let span = self.index.get(path)?.key.as_ref()?;
-        Some(Location::in_text(&self.text, span.start, span.end))
+        let span = self.source.index.get(path)?.key.as_ref()?;
+        Some(self.source.lines.location(span.start, span.end))
     }
 
     /// Lints an entry's policy: its paths are made full and located in
-    /// the file. An entry that did not load reports its problems.
+    /// the file, its help written in the file's syntax, in file order. An
+    /// entry that did not load reports its problems, and the lint errors
+    /// of the settings that did load (its warnings wait until it loads).
     pub fn lint(&self, entry: &Entry) -> Report {
-        match &entry.result {
-            Err(problems) => Report::new(problems.clone()),
-            Ok(config) => {
+        let mut report = match (&entry.result, &entry.partial) {
+            (Ok(config), _) => {
                 let mut report = config.lint();
                 for d in &mut report.diagnostics {
-                    d.path = join_path(&entry.prefix, &d.path);
-                    d.location = self.locate(&d.path);
+                    self.source.place(&entry.prefix, d);
                 }
                 report
             }
-        }
+            (Err(problems), partial) => {
+                let mut all = problems.clone();
+                if let Some(config) = partial {
+                    all.extend(partial_errors(
+                        config,
+                        &entry.prefix,
+                        problems,
+                        &self.source,
+                    ));
+                }
+                Report::new(all)
+            }
+        };
+        report.file.clone_from(&self.source.file);
+        report.in_file_order()
     }
 
-    /// Every policy, or every problem of every policy.
+    /// Every policy, or every problem of every policy (in line order).
     pub fn into_config_file(self) -> Result<ConfigFile, LoadError> {
         let mut problems = Vec::new();
         let mut named = BTreeMap::new();
@@ -458,8 +742,8 @@ impl Document {
         }
         if !problems.is_empty() {
             return Err(LoadError::Invalid {
-                file: self.file,
-                problems,
+                file: self.source.file.clone(),
+                problems: in_line_order(problems),
             });
         }
         Ok(match single {
@@ -467,6 +751,114 @@ impl Document {
             _ => ConfigFile::Named(named),
         })
     }
+}
+
+/// Problems sorted by where they are; those with no location keep their
+/// order, after the others.
+fn in_line_order(mut problems: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    problems.sort_by_key(|d| match d.location {
+        Some(l) => (false, l.line, l.column),
+        None => (true, 0, 0),
+    });
+    problems
+}
+
+/// The part of the text each entry owns, for deciding which ones a syntax
+/// error falls in: from its first written key to where the next entry
+/// begins (or the end), widened to its last key when entries interleave.
+fn regions(source: &SourceMap, entries: &[Entry], len: usize) -> Vec<Range<usize>> {
+    let extents: Vec<Option<Range<usize>>> = entries
+        .iter()
+        .map(|entry| {
+            let mut extent: Option<Range<usize>> = None;
+            for spans in under(&source.index, &entry.prefix) {
+                for span in [&spans.key, &spans.value].into_iter().flatten() {
+                    if span.end > span.start {
+                        extent = Some(match extent {
+                            None => span.clone(),
+                            Some(e) => e.start.min(span.start)..e.end.max(span.end),
+                        });
+                    }
+                }
+            }
+            extent
+        })
+        .collect();
+    let mut starts: Vec<usize> = extents.iter().flatten().map(|e| e.start).collect();
+    starts.sort_unstable();
+    extents
+        .iter()
+        .map(|extent| match extent {
+            // Unwritten: it cannot hold an error.
+            None => 0..0,
+            Some(e) => {
+                let next = starts
+                    .get(starts.partition_point(|s| *s <= e.start))
+                    .copied()
+                    .unwrap_or(len);
+                e.start..next.max(e.end)
+            }
+        })
+        .collect()
+}
+
+/// The spans of `prefix` and of every key under it.
+fn under<'m>(
+    index: &'m BTreeMap<String, Spans>,
+    prefix: &str,
+) -> impl Iterator<Item = &'m Spans> + 'm {
+    let ranges: Vec<(String, String)> = if prefix.is_empty() {
+        vec![(String::new(), "\u{10ffff}".repeat(2))]
+    } else {
+        // `prefix`, `prefix.…` and `prefix[…`: '/' and '\\' follow '.' and '['.
+        vec![
+            (prefix.to_owned(), format!("{prefix}\0")),
+            (format!("{prefix}."), format!("{prefix}/")),
+            (format!("{prefix}["), format!("{prefix}\\")),
+        ]
+    };
+    ranges
+        .into_iter()
+        .flat_map(move |(from, to)| index.range(from..to).map(|(_, spans)| spans))
+}
+
+/// Whether `path` is `prefix` or a key under it.
+fn within(path: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// The lint errors of a policy that did not load in full, about the
+/// settings that did: core's rules are each about one setting, so the
+/// errors of settings with no problem stand; anything about a setting with
+/// a problem (or about the strategies, when one of them did not load) is
+/// left out, and so are the warnings, which weigh several settings.
+fn partial_errors(
+    config: &PolicyConfig,
+    prefix: &str,
+    problems: &[Diagnostic],
+    source: &SourceMap,
+) -> Vec<Diagnostic> {
+    let strategies_failed = problems.iter().any(|p| {
+        within(&p.path, &join_path(prefix, "strategy"))
+            || within(&p.path, &join_path(prefix, "strategies"))
+    });
+    let mut out = Vec::new();
+    for mut d in config.lint().diagnostics {
+        if !d.is_error() || (d.code == "E004" && strategies_failed) {
+            continue;
+        }
+        source.place(prefix, &mut d);
+        let related = problems
+            .iter()
+            .any(|p| within(&p.path, &d.path) || within(&d.path, &p.path));
+        if !related {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// `a.b.c` → `a.b`; `a` → ``; `` → none.
@@ -512,37 +904,9 @@ pub(crate) fn join_path(prefix: &str, rest: &str) -> String {
     }
 }
 
-fn json_message(e: &serde_json::Error) -> String {
-    // serde_json appends " at line L column C"; the location is reported
-    // on its own.
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text.get(..i).unwrap_or(&text).to_owned(),
-        None => text,
-    }
-}
-
-fn json_location(text: &str, e: &serde_json::Error) -> Option<Location> {
-    if e.line() == 0 {
-        return None;
-    }
-    let line_start = text
-        .split_inclusive('\n')
-        .take(e.line().saturating_sub(1))
-        .map(str::len)
-        .sum::<usize>();
-    let line = text.get(line_start..).unwrap_or("");
-    let offset = line
-        .char_indices()
-        .nth(e.column().saturating_sub(1))
-        .map_or(line.len(), |(i, _)| i);
-    let start = line_start.saturating_add(offset);
-    Some(Location::in_text(text, start, start.saturating_add(1)))
-}
-
 /// Walks a tree into configs, collecting problems and key locations.
-struct Walker<'t> {
-    text: Option<&'t str>,
+struct Walker {
+    lines: Option<LineIndex>,
     dialect: Dialect,
     problems: Vec<Diagnostic>,
     index: BTreeMap<String, Spans>,
@@ -562,10 +926,10 @@ enum Parsed {
     Fallback(StrategyConfig),
 }
 
-impl<'t> Walker<'t> {
-    fn new(text: Option<&'t str>, dialect: Dialect) -> Self {
+impl Walker {
+    fn new(lines: Option<LineIndex>, dialect: Dialect) -> Self {
         Walker {
-            text,
+            lines,
             dialect,
             problems: Vec::new(),
             index: BTreeMap::new(),
@@ -593,9 +957,8 @@ impl<'t> Walker<'t> {
     }
 
     fn location(&self, span: Option<&Range<usize>>) -> Option<Location> {
-        let text = self.text?;
         let span = span?;
-        Some(Location::in_text(text, span.start, span.end))
+        Some(self.lines.as_ref()?.location(span.start, span.end))
     }
 
     fn record(&mut self, path: &str, node: &Node) {
@@ -712,7 +1075,7 @@ impl<'t> Walker<'t> {
                     format!("`{key}` must be a duration with a unit, not the bare number {n}"),
                 )
                 .with_help(format!(
-                    "write {key} = \"{n}s\" (or \"{n}ms\"); units: ns, us, ms, s, m, h"
+                    "write `{key} = \"{n}s\"` (or `\"{n}ms\"`); units: ns, us, ms, s, m, h"
                 ));
                 self.problem(d, node, false);
                 return None;
@@ -724,7 +1087,7 @@ impl<'t> Walker<'t> {
                     format!("`{key}` must be a duration with a unit, not the bare number {x}"),
                 )
                 .with_help(format!(
-                    "write {key} = \"{x}s\"; units: ns, us, ms, s, m, h"
+                    "write `{key} = \"{x}s\"`; units: ns, us, ms, s, m, h"
                 ));
                 self.problem(d, node, false);
                 return None;
@@ -798,7 +1161,7 @@ impl<'t> Walker<'t> {
             Value::Bool(b) => Some(*b),
             Value::String(s) if matches!(s.trim(), "true" | "false") => {
                 let help = Some(format!(
-                    "write it without quotes: {} = {}",
+                    "write it without quotes: `{} = {}`",
                     last_segment(path),
                     s.trim()
                 ));
@@ -836,7 +1199,7 @@ impl<'t> Walker<'t> {
                 }
             },
             Value::String(s) if s.trim().parse::<u32>().is_ok() => {
-                let help = Some(format!("write it without quotes: {key} = {}", s.trim()));
+                let help = Some(format!("write it without quotes: `{key} = {}`", s.trim()));
                 self.wrong_type(node, path, "a whole number", help);
                 None
             }
@@ -925,23 +1288,16 @@ impl<'t> Walker<'t> {
         };
         let Some(policies) = find(top, "policies") else {
             let result = self.entry(root, "", true);
-            return (
-                true,
-                vec![Entry {
-                    name: None,
-                    prefix: String::new(),
-                    result,
-                }],
-            );
+            return (true, vec![entry(None, String::new(), result)]);
         };
         for (key, node) in top {
             if key == "policies" {
                 continue;
             }
             let help = if POLICY_KEYS.contains(&key.as_str()) {
-                format!("with [policies.NAME], `{key}` belongs inside each policy")
+                format!("with `[policies.NAME]`, `{key}` belongs inside each policy")
             } else {
-                "a file with [policies.NAME] holds nothing else at the top level".to_owned()
+                "a file with `[policies.NAME]` holds nothing else at the top level".to_owned()
             };
             self.problem(
                 Diagnostic::error(
@@ -960,7 +1316,7 @@ impl<'t> Walker<'t> {
         if named.is_empty() {
             self.problem(
                 Diagnostic::error(codes::NO_POLICIES, "policies", "`policies` holds no policy")
-                    .with_help("add one: [policies.NAME] with its settings"),
+                    .with_help("add one: `[policies.NAME]` with its settings"),
                 policies,
                 true,
             );
@@ -970,32 +1326,20 @@ impl<'t> Walker<'t> {
             .map(|(name, node)| {
                 let prefix = join_path("policies", &segment(name));
                 let result = self.entry(node, &prefix, false);
-                Entry {
-                    name: Some(name.clone()),
-                    prefix,
-                    result,
-                }
+                entry(Some(name.clone()), prefix, result)
             })
             .collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         (false, entries)
     }
 
-    /// One policy, with its problems kept apart from the file's.
-    fn entry(
-        &mut self,
-        node: &Node,
-        prefix: &str,
-        top: bool,
-    ) -> Result<PolicyConfig, Vec<Diagnostic>> {
+    /// One policy, with its problems kept apart from the file's: the
+    /// config, and the problems (in line order) when there are any.
+    fn entry(&mut self, node: &Node, prefix: &str, top: bool) -> (PolicyConfig, Vec<Diagnostic>) {
         let outer = core::mem::take(&mut self.problems);
         let config = self.policy(node, prefix, top);
         let problems = core::mem::replace(&mut self.problems, outer);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems)
-        }
+        (config, in_line_order(problems))
     }
 
     fn policy(&mut self, node: &Node, path: &str, top: bool) -> PolicyConfig {
@@ -1421,7 +1765,7 @@ impl<'t> Walker<'t> {
                     config.trip_on = classes;
                 }
                 Value::String(name) => {
-                    let help = Some(format!("write a list: trip_on = [\"{name}\"]"));
+                    let help = Some(format!("write a list: `trip_on = [\"{name}\"]`"));
                     self.wrong_type(list, &list_path, "a list of error classes", help);
                 }
                 _ => self.wrong_type(list, &list_path, "a list of error classes", None),
@@ -1434,6 +1778,22 @@ impl<'t> Walker<'t> {
                 });
         }
         Some(config)
+    }
+}
+
+/// An entry from what [`Walker::entry`] read.
+fn entry(name: Option<String>, prefix: String, read: (PolicyConfig, Vec<Diagnostic>)) -> Entry {
+    let (config, problems) = read;
+    let (result, partial) = if problems.is_empty() {
+        (Ok(config), None)
+    } else {
+        (Err(problems), Some(config))
+    };
+    Entry {
+        name,
+        prefix,
+        result,
+        partial,
     }
 }
 
@@ -1542,6 +1902,9 @@ fn duration_help(text: &str, e: &DurationError) -> String {
             }
         }
         DurationError::Negative => "durations are never negative; use \"0s\" for none".to_owned(),
+        DurationError::UnitOrder { .. } => {
+            "write each unit once, the largest first: \"1h30m\", \"1s500ms\"".to_owned()
+        }
         _ => "write a number and a unit: \"250ms\", \"1.5s\", \"2m\", \"1m30s\"".to_owned(),
     }
 }
@@ -1574,7 +1937,10 @@ impl ConfigFile {
     pub fn policy(&self, name: &str) -> Result<&PolicyConfig, LoadError> {
         match self {
             ConfigFile::Named(map) => map.get(name).ok_or_else(|| LoadError::NoSuchPolicy {
-                file: None,
+                file: map
+                    .values()
+                    .find_map(|p| p.origin.file())
+                    .map(Path::to_owned),
                 name: name.to_owned(),
                 available: map.keys().cloned().collect(),
             }),
@@ -1686,9 +2052,7 @@ fn from_deserializer<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<ConfigFile, D::Error> {
     let node: Node = serde::Deserialize::deserialize(deserializer)?;
-    Document::from_node(&node, None)
-        .and_then(Document::into_config_file)
-        .map_err(serde::de::Error::custom)
+    Document::from_node(&node).map_err(serde::de::Error::custom)
 }
 
 /// Reads a policy from any serde format, with the checks of
@@ -1724,5 +2088,43 @@ impl<'de> serde::Deserialize<'de> for PolicyConfig {
 impl<'de> serde::Deserialize<'de> for ConfigFile {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         from_deserializer(deserializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+
+    use super::*;
+    use crate::source::SCANS;
+
+    /// Locating findings costs one pass over the text, however many there
+    /// are: the doctor once rescanned the file for each one.
+    #[test]
+    fn a_file_is_scanned_once_however_many_findings() {
+        let policies = 20_000;
+        let mut text = String::new();
+        for i in 0..policies {
+            text.push_str(&format!(
+                "[policies.p{i}]\nmax_attempts = 1\nstrategy = \"full_jitter\"\n"
+            ));
+        }
+        SCANS.with(|s| s.set((0, 0)));
+        let doc = Document::parse(&text, Format::Toml).unwrap();
+        let mut found = 0;
+        for entry in doc.entries() {
+            let report = doc.lint(entry);
+            for d in &report.diagnostics {
+                assert_eq!(d.code, "W015");
+                let line = d.location.unwrap().line;
+                let name = entry.name.as_deref().unwrap();
+                let index: usize = name.strip_prefix('p').unwrap().parse().unwrap();
+                // The warning is about `max_attempts`, the 2nd line of its policy.
+                assert_eq!(line, index * 3 + 2);
+                found += 1;
+            }
+        }
+        assert_eq!(found, policies);
+        assert_eq!(SCANS.with(|s| s.get()), (1, text.len()));
     }
 }

@@ -17,6 +17,7 @@ use redress_core::backoff::{
 use redress_core::{CircuitBreaker, ErrorClass, Policy, RatioBudget};
 
 use crate::duration::format_duration;
+use crate::load::Origin;
 
 /// One retry policy as data: the envelope, the strategies, and optionally a
 /// retry budget and a circuit breaker. How failures are classified is not
@@ -66,6 +67,9 @@ pub struct PolicyConfig {
     pub budget: Option<BudgetConfig>,
     /// A circuit breaker (`circuit_breaker`).
     pub circuit_breaker: Option<BreakerConfig>,
+    /// Where it was loaded from, for errors building it: not part of what
+    /// the policy is (equality ignores it).
+    pub(crate) origin: Origin,
 }
 
 impl Default for PolicyConfig {
@@ -81,6 +85,7 @@ impl Default for PolicyConfig {
             strategies: BTreeMap::new(),
             budget: None,
             circuit_breaker: None,
+            origin: Origin::default(),
         }
     }
 }

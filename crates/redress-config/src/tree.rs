@@ -7,6 +7,10 @@ use core::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
+use crate::diagnostic::Location;
+use crate::load::{Format, LoadError};
+use crate::source::LineIndex;
+
 /// A value and where it (and its key) is in the source.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
@@ -54,6 +58,23 @@ impl Node {
         }
     }
 
+    /// Without the values a recovering parser made up to go on past a
+    /// syntax error: they have no text.
+    pub(crate) fn drop_unwritten(&mut self) {
+        let written = |n: &Node| n.span.as_ref().is_none_or(|s| s.end > s.start);
+        match &mut self.value {
+            Value::Table(entries) => {
+                entries.retain(|(_, n)| written(n));
+                entries.iter_mut().for_each(|(_, n)| n.drop_unwritten());
+            }
+            Value::Array(items) => {
+                items.retain(written);
+                items.iter_mut().for_each(Node::drop_unwritten);
+            }
+            _ => {}
+        }
+    }
+
     /// A TOML document.
     pub(crate) fn from_toml(table: &DeTable<'_>, span: Range<usize>) -> Node {
         Node {
@@ -83,6 +104,186 @@ impl Node {
                     .collect(),
             ),
         })
+    }
+}
+
+/// A JSON document with the span of every key and value, read like TOML:
+/// a duplicate key is refused (the first duplicate, located), and a UTF-8
+/// byte-order mark at the start is skipped.
+///
+/// serde_json checks the syntax and reads the values (keeping every key of
+/// an object, duplicates included, in order); a second pass over the text,
+/// now known to be valid JSON, finds where each of them is.
+pub(crate) fn parse_json(text: &str, lines: &LineIndex) -> Result<Node, LoadError> {
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let body = text.get(bom..).unwrap_or_default();
+    let syntax = |message: String, location| LoadError::Syntax {
+        file: None,
+        format: Format::Json,
+        message,
+        location,
+    };
+    let mut root: Node = serde_json::from_str(body)
+        .map_err(|e| syntax(json_message(&e), json_location(body, bom, lines, &e)))?;
+    let mut spanner = Spanner {
+        bytes: body.as_bytes(),
+        pos: 0,
+        base: bom,
+    };
+    spanner
+        .value(&mut root)
+        .map_err(|(message, span)| syntax(message, span.map(|s| lines.location(s.start, s.end))))?;
+    Ok(root)
+}
+
+/// serde_json's message without the " at line L column C" it appends (the
+/// location is reported on its own).
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text.get(..i).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+/// Where serde_json's error is: its column is in bytes, 1-based (0 at the
+/// very start of a line).
+fn json_location(
+    body: &str,
+    base: usize,
+    lines: &LineIndex,
+    e: &serde_json::Error,
+) -> Option<Location> {
+    if e.line() == 0 {
+        return None;
+    }
+    let line_start = body
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let line_len = body
+        .get(line_start..)
+        .and_then(|rest| rest.split('\n').next())
+        .map_or(0, str::len);
+    let mut offset = line_start.saturating_add(e.column().saturating_sub(1).min(line_len));
+    while offset > 0 && !body.is_char_boundary(offset) {
+        offset = offset.saturating_sub(1);
+    }
+    let start = offset.saturating_add(base);
+    Some(lines.location(start, start.saturating_add(1)))
+}
+
+/// A walk over valid JSON text that gives each node of its tree the spans
+/// of its key and value.
+struct Spanner<'t> {
+    bytes: &'t [u8],
+    pos: usize,
+    /// Where the text walked starts in the file (after a byte-order mark).
+    base: usize,
+}
+
+type SpanError = (String, Option<Range<usize>>);
+
+impl Spanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos = self.pos.saturating_add(1);
+        }
+    }
+
+    fn span(&self, start: usize) -> Range<usize> {
+        start.saturating_add(self.base)..self.pos.saturating_add(self.base)
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), SpanError> {
+        self.skip_whitespace();
+        if self.peek() == Some(byte) {
+            self.pos = self.pos.saturating_add(1);
+            Ok(())
+        } else {
+            let at = self.span(self.pos);
+            Err((format!("expected `{}`", char::from(byte)), Some(at)))
+        }
+    }
+
+    /// Past a string starting at the current `"`.
+    fn string(&mut self) -> Result<(), SpanError> {
+        self.expect(b'"')?;
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos = self.pos.saturating_add(1);
+                    return Ok(());
+                }
+                Some(b'\\') => self.pos = self.pos.saturating_add(2),
+                Some(_) => self.pos = self.pos.saturating_add(1),
+                None => return Err(("unterminated string".to_owned(), None)),
+            }
+        }
+    }
+
+    fn value(&mut self, node: &mut Node) -> Result<(), SpanError> {
+        self.skip_whitespace();
+        let start = self.pos;
+        match (&mut node.value, self.peek()) {
+            (Value::Table(entries), Some(b'{')) => {
+                self.pos = self.pos.saturating_add(1);
+                let mut seen = std::collections::BTreeSet::new();
+                for (i, (key, child)) in entries.iter_mut().enumerate() {
+                    if i > 0 {
+                        self.expect(b',')?;
+                    }
+                    self.skip_whitespace();
+                    let key_start = self.pos;
+                    self.string()?;
+                    let key_span = self.span(key_start);
+                    if !seen.insert(key.as_str()) {
+                        return Err((format!("duplicate key `{key}`"), Some(key_span)));
+                    }
+                    child.key_span = Some(key_span);
+                    self.expect(b':')?;
+                    self.value(child)?;
+                }
+                self.expect(b'}')?;
+            }
+            (Value::Array(items), Some(b'[')) => {
+                self.pos = self.pos.saturating_add(1);
+                for (i, item) in items.iter_mut().enumerate() {
+                    if i > 0 {
+                        self.expect(b',')?;
+                    }
+                    self.value(item)?;
+                }
+                self.expect(b']')?;
+            }
+            (Value::String(_), Some(b'"')) => self.string()?,
+            (Value::Table(_) | Value::Array(_) | Value::String(_), _) | (_, None) => {
+                return Err((
+                    "the text does not match its own values".to_owned(),
+                    Some(self.span(start)),
+                ));
+            }
+            // A number, `true`, `false` or `null`.
+            _ => {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    self.pos = self.pos.saturating_add(1);
+                }
+            }
+        }
+        node.span = Some(self.span(start));
+        Ok(())
     }
 }
 

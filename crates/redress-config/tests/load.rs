@@ -200,7 +200,7 @@ fn unknown_keys_are_located_and_corrected() {
     assert_eq!(d.path, "deadline");
     assert_eq!(
         d.help.as_deref(),
-        Some("with [policies.NAME], `deadline` belongs inside each policy")
+        Some("with `[policies.NAME]`, `deadline` belongs inside each policy")
     );
 }
 
@@ -247,7 +247,7 @@ fn values_of_the_wrong_shape() {
     );
     assert_eq!(
         d.help.as_deref(),
-        Some("write deadline = \"10s\" (or \"10ms\"); units: ns, us, ms, s, m, h")
+        Some("write `deadline = \"10s\"` (or `\"10ms\"`); units: ns, us, ms, s, m, h")
     );
     assert_eq!(at(&d), (2, 12));
 
@@ -271,7 +271,7 @@ fn values_of_the_wrong_shape() {
     assert_eq!(d.code, "E102");
     assert_eq!(
         d.help.as_deref(),
-        Some("write it without quotes: max_attempts = 5")
+        Some("write it without quotes: `max_attempts = 5`")
     );
 
     let d = one_problem("strategy = \"full_jitter\"\nmax_unknown_attempts = \"unlimted\"\n");
@@ -283,7 +283,7 @@ fn values_of_the_wrong_shape() {
     let d = one_problem("strategy = \"full_jitter\"\n[circuit_breaker]\ntrip_on = \"TRANSIENT\"\n");
     assert_eq!(
         d.help.as_deref(),
-        Some("write a list: trip_on = [\"TRANSIENT\"]")
+        Some("write a list: `trip_on = [\"TRANSIENT\"]`")
     );
 }
 
@@ -436,7 +436,7 @@ fn files_name_themselves_in_errors() {
     let e = PolicyConfig::load(&path).unwrap_err();
     assert!(
         e.to_string()
-            .starts_with(&format!("{}: 1:12: deadline: error[E103]", path.display())),
+            .starts_with(&format!("{}:1:12: deadline: error[E103]", path.display())),
         "{e}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

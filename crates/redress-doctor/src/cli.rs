@@ -1,33 +1,87 @@
 //! The `redress` command line.
 //!
 //! [`Cli`] is the parsed command line and [`run`] carries it out, writing
-//! the command's output to the writer it is given and returning the
-//! [`Status`] the process should exit with, so the binary is a thin `main`
-//! and everything else is testable in-process. Each subcommand is one
-//! [`Command`] variant with its own arguments struct.
+//! the command's output to the writer it is given as it is produced and
+//! returning the [`Status`] the process should exit with, so the binary is
+//! a thin `main` and everything else is testable in-process. Each
+//! subcommand is one [`Command`] variant with its own arguments struct.
 
+// A script error carries its place in the file; it is returned once per
+// command, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use core::ops::ControlFlow;
 use core::time::Duration;
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use redress_config::{Document, LoadError, PolicyConfig, RULES, parse_duration, suggest};
+use redress_config::{
+    BuildError, Document, LoadError, PolicyConfig, RULES, parse_duration, suggest,
+};
 use redress_core::ErrorClass;
 
 use crate::doctor::{DoctorOptions, Status, Target, list_rules};
+use crate::render::{ColorChoice, Style};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::schedule::ScheduleOptions;
 use crate::script::{Script, ScriptError};
-use crate::simulate::{SimulateError, simulate, simulate_config};
+use crate::simulate::{Played, SimulateError, simulate_config_into, simulate_into};
+use crate::trace::{TextLines, TraceLine};
+
+const EXAMPLES: &str = "\
+Examples:
+  redress doctor retry.toml                 lint every policy of a config file
+  redress doctor --deny-warnings retry.toml fail on warnings too (for CI)
+  redress doctor --schedule retry.toml:payments
+                                            see one policy's delays under failure
+  redress simulate retry.toml:payments --fail \"SERVER_ERROR x3, ok\"
+                                            play calls through a policy";
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  redress doctor retry.toml                    every policy of the file
+  redress doctor retry.toml:payments           one of them (a name may hold colons)
+  redress doctor --deny-warnings retry.toml    exit 1 on warnings too (for CI)
+  redress doctor --show --schedule retry.toml:payments
+                                               every value, and the delays under failure
+  redress doctor --format json retry.toml      for machines
+  redress doctor --list-rules                  every rule, its code and severity";
+
+const DOCTOR_USAGE: &str = "\
+redress doctor [OPTIONS] <PATH[:NAME]>
+       redress doctor --list-rules [--format <FORMAT>]";
+
+/// The doctor's help, with its path shown as required (clap shows an
+/// argument that `--list-rules` makes optional in brackets).
+const DOCTOR_TEMPLATE: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+Arguments:
+  <PATH[:NAME]>  The config file (TOML, or JSON for .json), and optionally
+                 which of its policies to check; required unless --list-rules
+
+{all-args}{after-help}";
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  redress simulate scenario.json               a conformance scenario, as JSON lines
+  redress simulate retry.toml:payments --fail \"SERVER_ERROR x3, ok\" --fail \"RATE_LIMIT retry_after=2s, ok\"
+  redress simulate retry.toml:payments --script outage.toml --format json";
 
 /// `redress`: tools for redress retry policies.
 #[derive(Debug, Parser)]
-#[command(name = "redress", version, about, long_about = None)]
+#[command(name = "redress", version, about, long_about = None, after_help = EXAMPLES)]
 #[non_exhaustive]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// The subcommands.
@@ -37,10 +91,16 @@ pub enum Command {
     /// Lint the retry policies of a config file (TOML or JSON): exit 0 when
     /// they pass (warnings allowed), 1 when a policy has errors, 2 when the
     /// file cannot be read or parsed or has no policy NAME.
+    #[command(
+        override_usage = DOCTOR_USAGE,
+        help_template = DOCTOR_TEMPLATE,
+        after_help = DOCTOR_EXAMPLES
+    )]
     Doctor(DoctorArgs),
     /// Play calls through the retry engine under virtual time: a
     /// conformance scenario (printed as its JSON-lines trace), or a config
     /// file's policy with a failure script (--script or --fail).
+    #[command(after_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateArgs),
 }
 
@@ -58,8 +118,13 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 #[non_exhaustive]
 pub struct DoctorArgs {
-    /// The config file, and optionally which of its policies to check.
-    #[arg(value_name = "PATH[:NAME]", required_unless_present = "list_rules")]
+    /// The config file, and optionally which of its policies to check
+    /// (shown by the help template, which says it is required).
+    #[arg(
+        value_name = "PATH[:NAME]",
+        required_unless_present = "list_rules",
+        hide = true
+    )]
     pub target: Option<String>,
     /// Also print a normalized snapshot of each policy, every default made
     /// explicit.
@@ -86,6 +151,12 @@ pub struct DoctorArgs {
     /// A retry-after hint every failure carries, for --schedule.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "schedule")]
     pub retry_after: Option<Duration>,
+    /// Follow each sampled call for at most N attempts, for --schedule: a
+    /// policy may allow billions (the output says how many calls were
+    /// still retrying there).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000), requires = "schedule")]
+    pub schedule_limit: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -124,6 +195,11 @@ pub struct SimulateArgs {
     /// scenario, text with a config].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
+    /// Stop after N trace lines, and say so: a policy may allow billions
+    /// of attempts.
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
 }
 
 fn parse_class(text: &str) -> Result<ErrorClass, String> {
@@ -192,6 +268,11 @@ impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CliError::Scenario(e) => e.fmt(f),
+            // A build error of a config loaded from a file names the file.
+            CliError::Simulate {
+                error: error @ SimulateError::Build(BuildError::Invalid(report)),
+                ..
+            } if report.file.is_some() => error.fmt(f),
             CliError::Simulate { file, error } => write!(f, "{}: {error}", file.display()),
             CliError::Config(e) => e.fmt(f),
             CliError::Script(e) => e.fmt(f),
@@ -218,25 +299,31 @@ impl std::error::Error for CliError {
     }
 }
 
-/// Carries out `cli`, writing its output to `out`; returns the status to
-/// exit with.
+/// Carries out `cli`, writing its output to `out` as it is produced;
+/// returns the status to exit with. The output is taken not to be a
+/// terminal: `--color auto` does not colour it (see [`run_with`]).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Status, CliError> {
-    let (text, status) = match &cli.command {
-        Command::Doctor(args) => run_doctor(args),
-        Command::Simulate(args) => run_simulate(args)?,
-    };
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(CliError::Output)?;
-    Ok(status)
+    run_with(cli, out, false)
 }
 
-fn run_doctor(args: &DoctorArgs) -> (String, Status) {
+/// [`run`], for output that goes to a terminal (`terminal`) or not:
+/// `--color auto` colours a terminal's output unless `NO_COLOR` is set.
+pub fn run_with(cli: &Cli, out: &mut dyn Write, terminal: bool) -> Result<Status, CliError> {
+    let style = Style::new(cli.color.enabled_here(terminal));
+    match &cli.command {
+        Command::Doctor(args) => run_doctor(args, style, out).map_err(CliError::Output),
+        Command::Simulate(args) => run_simulate(args, out),
+    }
+}
+
+fn run_doctor(args: &DoctorArgs, style: Style, out: &mut dyn Write) -> std::io::Result<Status> {
     let json = args.format == OutputFormat::Json;
-    let mut out = String::new();
     let Some(target) = &args.target else {
-        list_rules(&mut out, json);
-        return (out, Status::Passed);
+        let mut text = String::new();
+        list_rules(&mut text, json);
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(Status::Passed);
     };
     let schedule = args.schedule.then(|| {
         let mut options = ScheduleOptions::new(args.class.unwrap_or(ErrorClass::ServerError));
@@ -244,6 +331,7 @@ fn run_doctor(args: &DoctorArgs) -> (String, Status) {
         options.seed = args.seed;
         options.attempt_time = args.attempt_time.unwrap_or_default();
         options.retry_after = args.retry_after;
+        options.limit = args.schedule_limit;
         options
     });
     let options = DoctorOptions {
@@ -252,12 +340,68 @@ fn run_doctor(args: &DoctorArgs) -> (String, Status) {
         deny_warnings: args.deny_warnings,
         allow: args.allow.clone(),
         json,
+        style,
     };
-    let status = crate::doctor::run(&Target::parse(target), &options, &mut out);
-    (out, status)
+    crate::doctor::run(&Target::parse(target), &options, out)
 }
 
-fn run_simulate(args: &SimulateArgs) -> Result<(String, Status), CliError> {
+/// Writes trace lines to `out` as they come, up to `limit`.
+struct TraceWriter<'o> {
+    out: &'o mut dyn Write,
+    json: bool,
+    text: TextLines,
+    written: u64,
+    limit: u64,
+    failed: Option<std::io::Error>,
+}
+
+impl TraceWriter<'_> {
+    fn line(&mut self, line: TraceLine) -> ControlFlow<()> {
+        if self.written >= self.limit {
+            return ControlFlow::Break(());
+        }
+        let text = if self.json {
+            let mut json = line.to_json();
+            json.push('\n');
+            json
+        } else {
+            self.text.next(&line)
+        };
+        if let Err(e) = self.out.write_all(text.as_bytes()) {
+            self.failed = Some(e);
+            return ControlFlow::Break(());
+        }
+        self.written = self.written.saturating_add(1);
+        ControlFlow::Continue(())
+    }
+
+    /// After the play: the notice when the limit stopped it.
+    fn finish(self, played: Played) -> Result<Status, CliError> {
+        if let Some(e) = self.failed {
+            return Err(CliError::Output(e));
+        }
+        if let Played::Stopped { call } = played {
+            let notice = if self.json {
+                format!(
+                    "{{\"limit\": {}, \"stopped_in_call\": {call}, \"truncated\": true}}\n",
+                    self.limit
+                )
+            } else {
+                format!(
+                    "\nstopped after {} trace lines (--limit {}): call {call} and the calls after it were not played to the end\n",
+                    self.written, self.limit
+                )
+            };
+            self.out
+                .write_all(notice.as_bytes())
+                .map_err(CliError::Output)?;
+        }
+        self.out.flush().map_err(CliError::Output)?;
+        Ok(Status::Passed)
+    }
+}
+
+fn run_simulate(args: &SimulateArgs, out: &mut dyn Write) -> Result<Status, CliError> {
     if args.script.is_none() && args.fail.is_empty() {
         let scenario = match Scenario::load(&args.file) {
             Ok(s) => s,
@@ -275,15 +419,21 @@ fn run_simulate(args: &SimulateArgs) -> Result<(String, Status), CliError> {
                 });
             }
         };
-        let trace = simulate(&scenario).map_err(|error| CliError::Simulate {
-            file: args.file.clone(),
-            error,
-        })?;
-        let text = match args.format {
-            Some(OutputFormat::Text) => trace.to_text(),
-            _ => trace.to_jsonl(),
+        let mut writer = TraceWriter {
+            out,
+            json: args.format != Some(OutputFormat::Text),
+            text: TextLines::default(),
+            written: 0,
+            limit: args.limit,
+            failed: None,
         };
-        return Ok((text, Status::Passed));
+        let played = simulate_into(&scenario, &mut |line| writer.line(line)).map_err(|error| {
+            CliError::Simulate {
+                file: args.file.clone(),
+                error,
+            }
+        })?;
+        return writer.finish(played);
     }
     let target = Target::parse(&args.file.to_string_lossy());
     let config = load_policy(&target)?;
@@ -296,16 +446,20 @@ fn run_simulate(args: &SimulateArgs) -> Result<(String, Status), CliError> {
             .map_err(CliError::Script)?
             .calls,
     );
-    let trace =
-        simulate_config(&config, &calls, args.seed).map_err(|error| CliError::Simulate {
+    let mut writer = TraceWriter {
+        out,
+        json: args.format == Some(OutputFormat::Json),
+        text: TextLines::default(),
+        written: 0,
+        limit: args.limit,
+        failed: None,
+    };
+    let played = simulate_config_into(&config, &calls, args.seed, &mut |line| writer.line(line))
+        .map_err(|error| CliError::Simulate {
             file: target.path.clone(),
             error,
         })?;
-    let text = match args.format {
-        Some(OutputFormat::Json) => trace.to_jsonl(),
-        _ => trace.to_text(),
-    };
-    Ok((text, Status::Passed))
+    writer.finish(played)
 }
 
 /// The policy `target` names; only it has to be valid.

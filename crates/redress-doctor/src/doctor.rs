@@ -9,19 +9,26 @@
 //! policy by that name).
 //!
 //! Output is text for people (diagnostics point at the line, like a
-//! compiler's) or JSON for machines; both are deterministic.
+//! compiler's, in colour on a terminal) or JSON for machines; both are
+//! deterministic. Text is written policy by policy as each is checked.
+//!
+//! A TOML file with syntax errors is read as far as it can be: the syntax
+//! errors are reported with the findings of every policy they leave whole,
+//! and the policies they fall in are named as not checked (exit 2).
 
 use core::fmt::Write as _;
 use core::time::Duration;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use redress_config::{
-    Diagnostic, Document, Entry, Format, LoadError, PolicyConfig, RULES, Report, format_duration,
+    Diagnostic, Document, Entry, Format, LineIndex, LoadError, PolicyConfig, RULES, Report,
+    format_duration, read_file,
 };
 use redress_core::{ErrorClass, StopReason};
 use serde_json::{Value, json};
 
-use crate::render::{approx, bar, diagnostic, plural};
+use crate::render::{Source, Style, approx, bar, diagnostic, escape, plural};
 use crate::schedule::{Envelope, ScheduleOptions, Stats, sample};
 
 /// How a check ended, as the process's exit status.
@@ -62,6 +69,8 @@ pub struct DoctorOptions {
     pub allow: Vec<String>,
     /// JSON instead of text.
     pub json: bool,
+    /// How text is styled (colour or not).
+    pub style: Style,
 }
 
 /// `PATH` or `PATH:NAME`, as given on the command line.
@@ -75,8 +84,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// Splits `PATH:NAME` on its last colon, unless the whole text names a
-    /// file that exists (or what follows the colon looks like a path).
+    /// Splits `PATH:NAME`: the whole text is a path when it names a file
+    /// that exists; otherwise the name follows the first colon whose left
+    /// side is an existing file, so a policy name may hold colons
+    /// (`retry.toml:payments:v2`) or be empty (`retry.toml:` names the
+    /// policy `""`). For a file that does not exist, the text splits on
+    /// its last colon (unless what follows looks like a path), so the
+    /// error names the file.
     ///
     /// ```
     /// use redress_doctor::doctor::Target;
@@ -93,6 +107,15 @@ impl Target {
         };
         if Path::new(text).exists() {
             return whole;
+        }
+        for (at, _) in text.match_indices(':') {
+            let (path, rest) = text.split_at(at);
+            if !path.is_empty() && Path::new(path).is_file() {
+                return Target {
+                    path: PathBuf::from(path),
+                    name: Some(rest.get(1..).unwrap_or_default().to_owned()),
+                };
+            }
         }
         match text.rsplit_once(':') {
             Some((path, name))
@@ -134,106 +157,183 @@ impl Checked<'_> {
     }
 }
 
-/// Checks `target` and writes the report to `out`.
-pub fn run(target: &Target, options: &DoctorOptions, out: &mut String) -> Status {
+/// Checks `target` and writes the report to `out`, policy by policy.
+pub fn run(
+    target: &Target,
+    options: &DoctorOptions,
+    out: &mut dyn io::Write,
+) -> io::Result<Status> {
     let file = target.path.display().to_string();
-    let text = match std::fs::read_to_string(&target.path) {
+    let text = match read_file(&target.path) {
         Ok(text) => text,
         Err(e) => {
-            let message = format!("cannot read `{file}`: {e}");
-            unusable(out, options, &file, &message, &[], "");
-            return Status::Unusable;
+            let message = match &e {
+                LoadError::Read { error, .. } => format!("cannot read `{file}`: {error}"),
+                other => other.to_string(),
+            };
+            let lines = LineIndex::default();
+            let source = Source {
+                name: &file,
+                text: "",
+                lines: &lines,
+            };
+            return unusable(out, options, &source, &message, &[], &[]);
         }
     };
-    let doc = match Document::parse(&text, Format::of_path(&target.path)) {
+    let doc = match Document::parse_partial(&text, Format::of_path(&target.path)) {
         Ok(doc) => doc,
         Err(e) => {
             let (message, problems) = load_problems(&e);
-            unusable(out, options, &file, &message, &problems, &text);
-            return Status::Unusable;
+            let lines = LineIndex::new(&text);
+            let source = Source {
+                name: &file,
+                text: &text,
+                lines: &lines,
+            };
+            return unusable(out, options, &source, &message, &problems, &[]);
         }
+    };
+    let source = Source {
+        name: &file,
+        text: doc.text(),
+        lines: doc.lines(),
     };
     let entries: Vec<&Entry> = match &target.name {
         Some(name) => match doc.entry(name) {
             Ok(entry) => vec![entry],
             Err(e) => {
-                let message = format!("{file}: {e}");
-                unusable(out, options, &file, &message, &[], &text);
-                return Status::Unusable;
+                let message = if doc.skipped().contains(name) {
+                    format!("{file}: policy `{name}` could not be read: a syntax error falls in it")
+                } else {
+                    format!("{file}: {e}")
+                };
+                return unusable(out, options, &source, &message, doc.problems(), &[]);
             }
         },
         None => doc.entries().iter().collect(),
     };
+    // The file's own problems: syntax errors, keys outside any policy.
+    let file_problem = (!doc.problems().is_empty()).then(|| file_message(doc.problems()));
+    if entries.is_empty() {
+        if let Some(message) = &file_problem {
+            return unusable(
+                out,
+                options,
+                &source,
+                message,
+                doc.problems(),
+                doc.skipped(),
+            );
+        }
+    }
     let allow: Vec<&str> = options.allow.iter().map(String::as_str).collect();
-    let checked: Vec<Checked<'_>> = entries
-        .into_iter()
-        .map(|entry| {
-            let report = in_file_order(doc.lint(entry).allow(&allow));
-            let label = match &entry.name {
-                Some(name) => format!("{file}:{name}"),
-                None => file.clone(),
-            };
-            let envelope = match (&options.schedule, &entry.result) {
-                (Some(opts), Ok(config)) if !report.has_errors() => {
-                    Some(sample(config, opts).map_err(|e| e.to_string()))
-                }
-                _ => None,
-            };
-            Checked {
-                entry,
-                label,
-                report,
-                envelope,
+    let mut failures = 0_usize;
+    let mut policies = Vec::new();
+    let mut text_out = String::new();
+    if !options.json {
+        for d in doc.problems() {
+            diagnostic(&mut text_out, d, &source, options.style);
+            text_out.push('\n');
+        }
+    }
+    for (i, entry) in entries.iter().copied().enumerate() {
+        let report = doc.lint(entry).allow(&allow);
+        let label = match &entry.name {
+            Some(name) => format!("{file}:{name}"),
+            None => file.clone(),
+        };
+        let envelope = match (&options.schedule, &entry.result) {
+            (Some(opts), Ok(config)) if !report.has_errors() => {
+                Some(sample(config, opts).map_err(|e| e.to_string()))
             }
-        })
-        .collect();
-    let failed = checked.iter().any(|c| c.failed(options.deny_warnings));
-    let status = if failed {
+            _ => None,
+        };
+        let c = Checked {
+            entry,
+            label,
+            report,
+            envelope,
+        };
+        failures = failures.saturating_add(usize::from(c.failed(options.deny_warnings)));
+        if options.json {
+            policies.push(policy_json(&c, options));
+            continue;
+        }
+        if i > 0 {
+            text_out.push('\n');
+        }
+        policy_text(&mut text_out, &c, options, &source);
+        out.write_all(text_out.as_bytes())?;
+        text_out.clear();
+    }
+    let status = if file_problem.is_some() {
+        Status::Unusable
+    } else if failures > 0 {
         Status::Failed
     } else {
         Status::Passed
     };
     if options.json {
-        let policies: Vec<Value> = checked.iter().map(|c| policy_json(c, options)).collect();
         let report = json!({
             "file": file,
-            "ok": !failed,
+            "ok": status == Status::Passed,
             "exit_code": status.code(),
-            "error": null,
-            "diagnostics": [],
+            "error": file_problem,
+            "diagnostics": doc.problems().iter().map(diagnostic_json).collect::<Vec<_>>(),
             "policies": policies,
+            "not_checked": doc.skipped(),
         });
-        push_json(out, &report);
+        push_json(&mut text_out, &report);
     } else {
-        for (i, c) in checked.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            policy_text(out, c, options, &file, &text);
-        }
-        if checked.len() > 1 {
-            let failures = checked
-                .iter()
-                .filter(|c| c.failed(options.deny_warnings))
-                .count();
+        let style = options.style;
+        if entries.len() > 1 {
             let _ = writeln!(
-                out,
-                "\n{} policies checked in '{file}': {} passed, {} failed.",
-                checked.len(),
-                checked.len().saturating_sub(failures),
+                text_out,
+                "\n{} policies checked in '{}': {} passed, {} failed.",
+                entries.len(),
+                escape(&file),
+                entries.len().saturating_sub(failures),
                 failures
             );
         }
+        if let Some(message) = &file_problem {
+            let skipped = if doc.skipped().is_empty() {
+                String::new()
+            } else {
+                let names: Vec<String> = doc
+                    .skipped()
+                    .iter()
+                    .map(|n| escape(n).into_owned())
+                    .collect();
+                format!("; not checked: {}", names.join(", "))
+            };
+            let _ = writeln!(
+                text_out,
+                "\n{} '{}' could not be checked in full: {}{skipped}.",
+                style.error("FAILED:"),
+                escape(&file),
+                escape(message),
+            );
+        }
     }
-    status
+    out.write_all(text_out.as_bytes())?;
+    out.flush()?;
+    Ok(status)
 }
 
-/// Errors first, then warnings, each in the order of the file.
-fn in_file_order(mut report: Report) -> Report {
-    report
-        .diagnostics
-        .sort_by_key(|d| (d.severity, d.location.map(|l| (l.line, l.column)), d.code));
-    report
+/// What the file's own problems amount to, in a few words.
+fn file_message(problems: &[Diagnostic]) -> String {
+    let syntax: Vec<&Diagnostic> = problems.iter().filter(|d| d.code == "E100").collect();
+    let outside = problems.len().saturating_sub(syntax.len());
+    let mut parts = match syntax.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![one.message.clone()],
+        many => vec![plural(many.len(), "syntax error")],
+    };
+    if outside > 0 {
+        parts.push(format!("{} outside any policy", plural(outside, "problem")));
+    }
+    parts.join("; ")
 }
 
 fn push_json(out: &mut String, value: &Value) {
@@ -260,40 +360,51 @@ fn load_problems(e: &LoadError) -> (String, Vec<Diagnostic>) {
                 "not a redress config: {}",
                 plural(problems.len(), "problem")
             ),
-            in_file_order(Report::new(problems.clone())).diagnostics,
+            Report::new(problems.clone()).in_file_order().diagnostics,
         ),
         other => (other.to_string(), Vec::new()),
     }
 }
 
 fn unusable(
-    out: &mut String,
+    out: &mut dyn io::Write,
     options: &DoctorOptions,
-    file: &str,
+    source: &Source<'_>,
     message: &str,
     problems: &[Diagnostic],
-    text: &str,
-) {
+    skipped: &[String],
+) -> io::Result<Status> {
+    let mut text = String::new();
     if options.json {
         let report = json!({
-            "file": file,
+            "file": source.name,
             "ok": false,
             "exit_code": Status::Unusable.code(),
             "error": message,
             "diagnostics": problems.iter().map(diagnostic_json).collect::<Vec<_>>(),
             "policies": [],
+            "not_checked": skipped,
         });
-        push_json(out, &report);
-        return;
+        push_json(&mut text, &report);
+    } else {
+        let style = options.style;
+        if problems.is_empty() {
+            let _ = writeln!(text, "{}: {}", style.error("error"), escape(message));
+        }
+        for d in problems {
+            diagnostic(&mut text, d, source, style);
+            text.push('\n');
+        }
+        let _ = writeln!(
+            text,
+            "{} '{}' could not be checked.",
+            style.error("FAILED:"),
+            escape(source.name)
+        );
     }
-    if problems.is_empty() {
-        let _ = writeln!(out, "error: {message}");
-    }
-    for d in problems {
-        diagnostic(out, d, file, text);
-        out.push('\n');
-    }
-    let _ = writeln!(out, "FAILED: '{file}' could not be checked.");
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(Status::Unusable)
 }
 
 fn diagnostic_json(d: &Diagnostic) -> Value {
@@ -338,6 +449,8 @@ fn envelope_json(e: &Envelope) -> Value {
             "runs": s.runs,
         })).collect::<Vec<_>>(),
         "gave_up_s": e.gave_up.as_ref().map(stats_json),
+        "attempts_followed": o.attempts_followed(),
+        "cut": e.cut,
     })
 }
 
@@ -371,49 +484,55 @@ fn policy_json(c: &Checked<'_>, options: &DoctorOptions) -> Value {
     v
 }
 
-fn policy_text(out: &mut String, c: &Checked<'_>, options: &DoctorOptions, file: &str, text: &str) {
+fn policy_text(out: &mut String, c: &Checked<'_>, options: &DoctorOptions, source: &Source<'_>) {
+    let label = escape(&c.label);
     if options.show {
         if let Some(config) = c.config() {
-            snapshot(out, &c.label, config);
+            snapshot(out, &label, config);
             out.push('\n');
         }
     }
     if let (Some(envelope), Some(config)) = (&c.envelope, c.config()) {
         match envelope {
-            Ok(e) => schedule_text(out, &c.label, config, e),
+            Ok(e) => schedule_text(out, &label, config, e),
             Err(e) => {
                 let _ = writeln!(out, "Schedule: cannot build the policy: {e}");
             }
         }
         out.push('\n');
     }
+    let style = options.style;
     for d in &c.report.diagnostics {
-        diagnostic(out, d, file, text);
+        diagnostic(out, d, source, style);
         out.push('\n');
     }
     let (errors, warnings) = (c.errors(), c.warnings());
-    let label = &c.label;
+    let (failed, ok) = (style.error("FAILED:"), style.ok("OK:"));
     let _ = if errors > 0 {
         let also = if warnings > 0 {
             format!(", {}", plural(warnings, "warning"))
         } else {
             String::new()
         };
-        writeln!(out, "FAILED: '{label}': {}{also}.", plural(errors, "error"))
+        writeln!(
+            out,
+            "{failed} '{label}': {}{also}.",
+            plural(errors, "error")
+        )
     } else if warnings > 0 && options.deny_warnings {
         writeln!(
             out,
-            "FAILED: '{label}': {}, denied by --deny-warnings.",
+            "{failed} '{label}': {}, denied by --deny-warnings.",
             plural(warnings, "warning")
         )
     } else if warnings > 0 {
         writeln!(
             out,
-            "OK: '{label}' passed config checks with {}.",
+            "{ok} '{label}' passed config checks with {}.",
             plural(warnings, "warning")
         )
     } else {
-        writeln!(out, "OK: '{label}' passed config checks.")
+        writeln!(out, "{ok} '{label}' passed config checks.")
     };
 }
 
@@ -708,6 +827,16 @@ fn schedule_text(out: &mut String, label: &str, c: &PolicyConfig, e: &Envelope) 
             s.reason.map_or("none", StopReason::as_str),
             percent(s.runs, runs),
             stop_cause(c, o.class, s.reason)
+        );
+    }
+    if e.cut > 0 {
+        let _ = writeln!(
+            out,
+            "  still retrying after attempt {} in {} of runs: not followed further (--schedule-limit {}; the policy allows {})",
+            o.attempts_followed(),
+            percent(e.cut, runs),
+            o.limit,
+            plural(c.max_attempts as usize, "attempt")
         );
     }
     if let Some(g) = &e.gave_up {

@@ -52,7 +52,7 @@ pub mod script;
 pub mod simulate;
 pub mod trace;
 
-pub use cli::{Cli, CliError, Command, run};
+pub use cli::{Cli, CliError, Command, run, run_with};
 pub use doctor::Status;
 pub use scenario::{Scenario, ScenarioError};
 pub use simulate::{SimulateError, simulate};

@@ -12,6 +12,10 @@
 //! (`policy.strategies.RATE_LIMIT.kind`, `calls[0].attempts[2].error`), so a
 //! typo never silently changes what a scenario tests.
 //!
+//! The JSON is read like a config file's: with the size cap of
+//! [`redress_config::read_file`], duplicate keys refused and a UTF-8
+//! byte-order mark allowed.
+//!
 //! Times are seconds in the file and [`Duration`]s here, converted by
 //! rounding to the nearest nanosecond ([`seconds_to_duration`]): `0.3` is
 //! exactly 300 ms, and sums of decimal times stay exact (the reference sums
@@ -21,7 +25,7 @@ use core::fmt;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 
-use redress_config::{Diagnostic, Dialect, LoadError, PolicyConfig};
+use redress_config::{Diagnostic, Dialect, Format, LoadError, Location, PolicyConfig, SourceValue};
 use redress_core::ErrorClass;
 use serde_json::{Map, Value};
 
@@ -110,8 +114,13 @@ pub struct ScenarioError {
 pub enum ScenarioErrorKind {
     /// The file could not be read.
     Read(std::io::Error),
-    /// The text is not JSON.
-    Json(serde_json::Error),
+    /// The text is not JSON (or repeats a key).
+    Syntax {
+        /// The parser's message.
+        message: String,
+        /// Where.
+        location: Option<Location>,
+    },
     /// The JSON is not a valid scenario.
     Invalid {
         /// The offending key, as a path (`calls[0].at_s`); empty for the
@@ -169,7 +178,12 @@ impl fmt::Display for ScenarioError {
         }
         match &self.kind {
             ScenarioErrorKind::Read(e) => write!(f, "cannot read the scenario: {e}"),
-            ScenarioErrorKind::Json(e) => write!(f, "not valid JSON: {e}"),
+            ScenarioErrorKind::Syntax { message, location } => {
+                if let Some(at) = location {
+                    write!(f, "{}:{}: ", at.line, at.column)?;
+                }
+                write!(f, "not valid JSON: {message}")
+            }
             ScenarioErrorKind::Invalid { key, problem } if key.is_empty() => f.write_str(problem),
             ScenarioErrorKind::Invalid { key, problem } => write!(f, "{key}: {problem}"),
             ScenarioErrorKind::Policy(problems) => match problems.as_slice() {
@@ -190,8 +204,9 @@ impl std::error::Error for ScenarioError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             ScenarioErrorKind::Read(e) => Some(e),
-            ScenarioErrorKind::Json(e) => Some(e),
-            ScenarioErrorKind::Invalid { .. } | ScenarioErrorKind::Policy(_) => None,
+            ScenarioErrorKind::Syntax { .. }
+            | ScenarioErrorKind::Invalid { .. }
+            | ScenarioErrorKind::Policy(_) => None,
         }
     }
 }
@@ -199,20 +214,38 @@ impl std::error::Error for ScenarioError {
 impl Scenario {
     /// Reads and validates the scenario in `path`; errors name the file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: Some(path.to_owned()),
-            kind: ScenarioErrorKind::Read(e),
+        let text = redress_config::read_file(path).map_err(|e| {
+            let error = match e {
+                LoadError::Read { error, .. } => error,
+                other => std::io::Error::other(other.to_string().replacen(
+                    &format!("{}: ", path.display()),
+                    "",
+                    1,
+                )),
+            };
+            ScenarioError {
+                file: Some(path.to_owned()),
+                kind: ScenarioErrorKind::Read(error),
+            }
         })?;
         Scenario::from_json(&text).map_err(|e| e.in_file(path))
     }
 
     /// Parses and validates a scenario from JSON text.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| ScenarioError {
-            file: None,
-            kind: ScenarioErrorKind::Json(e),
+        let source = SourceValue::parse(text, Format::Json).map_err(|e| {
+            let (message, location) = match e {
+                LoadError::Syntax {
+                    message, location, ..
+                } => (message, location),
+                other => (other.to_string(), None),
+            };
+            ScenarioError {
+                file: None,
+                kind: ScenarioErrorKind::Syntax { message, location },
+            }
         })?;
-        Scenario::from_value(&value)
+        Scenario::from_value(source.value())
     }
 
     /// Validates a scenario already parsed as JSON.
@@ -699,7 +732,17 @@ mod tests {
         );
         let e = err(r#"{"policy": [1], "calls": []}"#);
         assert!(e.starts_with("policy: error[E102]"), "{e}");
-        assert!(err("{").starts_with("not valid JSON: "));
+        assert!(
+            err("{").starts_with("1:1: not valid JSON: "),
+            "{}",
+            err("{")
+        );
+        assert_eq!(
+            err(r#"{"calls": [], "calls": []}"#),
+            "1:15: not valid JSON: duplicate key `calls`"
+        );
+        let bom = format!("\u{feff}{{{OK_POLICY}, \"calls\": []}}");
+        assert!(Scenario::from_json(&bom).is_ok());
     }
 
     #[test]

@@ -12,11 +12,23 @@
 //! cumulative time) and the wait after it (minimum, median, 99th percentile
 //! and maximum, nearest-rank), and per stop reason after which attempt the
 //! runs ended.
+//!
+//! A policy may allow billions of attempts, so each run is followed for at
+//! most [`ScheduleOptions::limit`] attempts (100 by default; `redress
+//! doctor --schedule-limit`), and all runs together for at most
+//! [`MAX_SCHEDULE_ATTEMPTS`]: the envelope says how many runs were still
+//! going when the limit cut them ([`Envelope::cut`]).
 
 use core::time::Duration;
 
 use redress_config::{BuildError, PolicyConfig};
 use redress_core::{Action, Classification, ErrorClass, FastRng, StopReason};
+
+/// The most attempts [`sample`] follows in all its runs together: a run is
+/// followed for at most `MAX_SCHEDULE_ATTEMPTS / runs` attempts, whatever
+/// its [`limit`](ScheduleOptions::limit). It bounds the memory and time a
+/// schedule takes (a few hundred megabytes at most).
+pub const MAX_SCHEDULE_ATTEMPTS: u64 = 10_000_000;
 
 /// How to sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,11 +44,14 @@ pub struct ScheduleOptions {
     pub attempt_time: Duration,
     /// A retry-after hint every failure carries.
     pub retry_after: Option<Duration>,
+    /// The most attempts a run is followed for: a run still retrying there
+    /// is cut and counted in [`Envelope::cut`].
+    pub limit: u32,
 }
 
 impl ScheduleOptions {
     /// `class` failing every attempt: 1000 runs, seed 1, attempts taking no
-    /// time, no hint.
+    /// time, no hint, each run followed for at most 100 attempts.
     pub fn new(class: ErrorClass) -> Self {
         ScheduleOptions {
             class,
@@ -44,7 +59,20 @@ impl ScheduleOptions {
             seed: 1,
             attempt_time: Duration::ZERO,
             retry_after: None,
+            limit: 100,
         }
+    }
+
+    /// The most attempts each run is really followed for: the
+    /// [`limit`](ScheduleOptions::limit), lowered so that all runs together
+    /// stay within [`MAX_SCHEDULE_ATTEMPTS`].
+    pub fn attempts_followed(&self) -> u32 {
+        let share = MAX_SCHEDULE_ATTEMPTS
+            .checked_div(u64::from(self.runs))
+            .unwrap_or(MAX_SCHEDULE_ATTEMPTS);
+        u32::try_from(share)
+            .map_or(self.limit, |share| self.limit.min(share))
+            .max(1)
     }
 }
 
@@ -121,8 +149,13 @@ pub struct Envelope {
     pub attempts: Vec<AttemptRow>,
     /// How runs ended, by last attempt then reason.
     pub stops: Vec<StopRow>,
-    /// When runs gave up, from the call's start.
+    /// When runs gave up, from the call's start (runs cut at the limit
+    /// did not give up, and are not counted).
     pub gave_up: Option<Stats>,
+    /// Runs still retrying when the limit cut them, after
+    /// [`attempts_followed`](ScheduleOptions::attempts_followed) attempts;
+    /// they are in no [`stops`](Envelope::stops) row.
+    pub cut: u32,
 }
 
 /// Never fails on its own: the class comes from the classifier.
@@ -135,6 +168,7 @@ struct Run {
     attempts: u32,
     reason: Option<StopReason>,
     elapsed: Duration,
+    cut: bool,
 }
 
 /// Samples the envelope of `config` under `options`.
@@ -161,6 +195,7 @@ pub fn sample(config: &PolicyConfig, options: &ScheduleOptions) -> Result<Envelo
     }
     let mut rng = FastRng::seeded(options.seed);
     let mut runs = Vec::new();
+    let followed = usize::try_from(options.attempts_followed()).unwrap_or(usize::MAX);
     for _ in 0..options.runs.max(1) {
         // Fresh shared state (budget, breaker, adaptive) for every run.
         let policy = config.build_with(move |_: &Failing| classification)?;
@@ -179,10 +214,15 @@ pub fn sample(config: &PolicyConfig, options: &ScheduleOptions) -> Result<Envelo
             attempts: 0,
             reason: None,
             elapsed: Duration::ZERO,
+            cut: false,
         };
         let (mut exec, mut action) = bound.start::<(), Failing>(now);
         let outcome = loop {
             action = match action {
+                Action::Attempt(_) if run.starts.len() >= followed => {
+                    run.cut = true;
+                    break exec.finish();
+                }
                 Action::Attempt(_) => {
                     run.starts.push(now);
                     now = now.saturating_add(options.attempt_time);
@@ -237,7 +277,7 @@ fn aggregate(options: ScheduleOptions, runs: &[Run]) -> Envelope {
         });
     }
     let mut stops: Vec<StopRow> = Vec::new();
-    for run in runs {
+    for run in runs.iter().filter(|r| !r.cut) {
         match stops
             .iter_mut()
             .find(|s| s.after_attempt == run.attempts && s.reason == run.reason)
@@ -251,12 +291,13 @@ fn aggregate(options: ScheduleOptions, runs: &[Run]) -> Envelope {
         }
     }
     stops.sort_by_key(|s| (s.after_attempt, s.reason.map(StopReason::as_str)));
-    let mut elapsed: Vec<Duration> = runs.iter().map(|r| r.elapsed).collect();
+    let mut elapsed: Vec<Duration> = runs.iter().filter(|r| !r.cut).map(|r| r.elapsed).collect();
     Envelope {
         options,
         attempts,
         stops,
         gave_up: Stats::of(&mut elapsed),
+        cut: count(runs.iter().filter(|r| r.cut).count()),
     }
 }
 
@@ -338,6 +379,50 @@ mod tests {
         assert_eq!(auth.attempts.len(), 1);
         assert_eq!(auth.attempts[0].wait, None);
         assert_eq!(auth.stops[0].reason, Some(StopReason::NonRetryableClass));
+    }
+
+    #[test]
+    fn runs_are_followed_up_to_the_limit() {
+        // Four billion attempts with no delay: without a limit, each run
+        // would never end (and the samples would fill memory).
+        let config = PolicyConfig::from_toml_str(
+            r#"
+            max_attempts = 4294967295
+            strategy = { kind = "constant", delay = "0s" }
+            "#,
+        )
+        .unwrap();
+        let opts = ScheduleOptions {
+            runs: 20,
+            limit: 7,
+            ..ScheduleOptions::new(ErrorClass::ServerError)
+        };
+        let e = sample(&config, &opts).unwrap();
+        assert_eq!(e.attempts.len(), 7);
+        assert_eq!(e.cut, 20);
+        assert!(e.stops.is_empty());
+        assert_eq!(e.attempts[6].reached, 20);
+        assert_eq!(e.gave_up, None);
+        // All runs together stay within the bound: a larger limit is
+        // lowered to fit.
+        let many = ScheduleOptions {
+            runs: 100_000,
+            limit: 1000,
+            ..opts
+        };
+        assert_eq!(many.attempts_followed(), 100);
+        assert_eq!(
+            ScheduleOptions::new(ErrorClass::ServerError).attempts_followed(),
+            100
+        );
+        // A run that stops on its own within the limit is not cut.
+        let short = PolicyConfig::from_toml_str(
+            r#"max_attempts = 3
+            strategy = { kind = "constant", delay = "0s" }"#,
+        )
+        .unwrap();
+        let e = sample(&short, &opts).unwrap();
+        assert_eq!((e.cut, e.attempts.len()), (0, 3));
     }
 
     #[test]

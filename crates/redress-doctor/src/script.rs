@@ -33,14 +33,25 @@
 //! "CLASS"`, `result = "CLASS"`, and optionally `repeat`, `retry_after`,
 //! `time`. When a call's attempts run out, its last one repeats.
 //!
+//! Calls play in the order written, so an `at` earlier than a previous
+//! call's `at` is refused, as is an option given twice (`x2 x3`). A script
+//! file is read like a config (the size cap, duplicate keys refused), and
+//! every problem in it is located: `outage.toml:7:6: calls[1].at: ...`.
+//!
 //! On the command line, `--fail "SERVER_ERROR x3, ok"` is one call whose
 //! attempts are separated by commas.
+
+// A script error carries its place in the file; it is returned once per
+// command, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
 use core::fmt;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 
-use redress_config::{parse_duration, suggest};
+use redress_config::{
+    Format, LoadError, Location, SourceValue, format_duration, parse_duration, suggest,
+};
 use redress_core::ErrorClass;
 use serde_json::Value;
 
@@ -70,6 +81,10 @@ pub struct ScriptError {
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// Where the offending key is in the file.
+    pub location: Option<Location>,
+    /// Whether the problem is the key itself (not its value).
+    at_key: bool,
 }
 
 impl ScriptError {
@@ -79,6 +94,34 @@ impl ScriptError {
             path: path.into(),
             message: message.into(),
             help: None,
+            location: None,
+            at_key: false,
+        }
+    }
+
+    /// A file that could not be read or parsed.
+    fn load(e: LoadError) -> Self {
+        let location = match &e {
+            LoadError::Syntax { location, .. } => *location,
+            _ => None,
+        };
+        let message = match e {
+            LoadError::Read { error, .. } => format!("cannot read the script: {error}"),
+            LoadError::Syntax {
+                format, message, ..
+            } => format!("not valid {}: {message}", format.name()),
+            // The file is named by the error's own prefix.
+            other => {
+                let text = other.to_string();
+                let prefix = other.file().map(|f| format!("{}: ", f.display()));
+                prefix
+                    .and_then(|p| text.strip_prefix(&p).map(str::to_owned))
+                    .unwrap_or(text)
+            }
+        };
+        ScriptError {
+            location,
+            ..ScriptError::new("", message)
         }
     }
 
@@ -90,8 +133,11 @@ impl ScriptError {
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
-            write!(f, "{}: ", file.display())?;
+        match (&self.file, &self.location) {
+            (Some(file), Some(at)) => write!(f, "{}:{}:{}: ", file.display(), at.line, at.column)?,
+            (Some(file), None) => write!(f, "{}: ", file.display())?,
+            (None, Some(at)) => write!(f, "{}:{}: ", at.line, at.column)?,
+            (None, None) => {}
         }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
@@ -107,37 +153,46 @@ impl fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 impl Script {
-    /// Reads a script file (JSON for `.json`, TOML otherwise).
+    /// Reads a script file (JSON for `.json`, TOML otherwise), with the size
+    /// cap of [`redress_config::read_file`]; errors name the file and where
+    /// in it.
     pub fn load(path: &Path) -> Result<Script, ScriptError> {
         let in_file = |mut e: ScriptError| {
             e.file = Some(path.to_owned());
             e
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| in_file(ScriptError::new("", format!("cannot read the script: {e}"))))?;
-        let is_json = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        if is_json {
-            Script::from_json(&text)
-        } else {
-            Script::from_toml(&text)
-        }
-        .map_err(in_file)
+        let text = redress_config::read_file(path).map_err(|e| in_file(ScriptError::load(e)))?;
+        Script::parse(&text, Format::of_path(path)).map_err(in_file)
     }
 
     /// Parses a TOML script.
+    ///
+    /// ```
+    /// use redress_doctor::script::Script;
+    ///
+    /// let e = Script::from_toml("[[calls]]\nat = \"30s\"\nattempts = [\"ok\"]\n[[calls]]\nat = \"10s\"\nattempts = [\"ok\"]\n").unwrap_err();
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "5:6: calls[1].at: `at` (10s) is before the previous call's `at` (30s): calls play in the order written \
+    ///      (help: order the calls by `at`, or leave `at` out to start a call when the previous one ends)"
+    /// );
+    /// ```
     pub fn from_toml(text: &str) -> Result<Script, ScriptError> {
-        let value: Value = toml::from_str(text)
-            .map_err(|e| ScriptError::new("", format!("not valid TOML: {}", e.message())))?;
-        Script::from_value(&value)
+        Script::parse(text, Format::Toml)
     }
 
     /// Parses a JSON script.
     pub fn from_json(text: &str) -> Result<Script, ScriptError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| ScriptError::new("", format!("not valid JSON: {e}")))?;
-        Script::from_value(&value)
+        Script::parse(text, Format::Json)
+    }
+
+    fn parse(text: &str, format: Format) -> Result<Script, ScriptError> {
+        let source = SourceValue::parse(text, format).map_err(ScriptError::load)?;
+        Script::from_value(source.value()).map_err(|mut e| {
+            let key = e.at_key.then(|| source.locate_key(&e.path)).flatten();
+            e.location = key.or_else(|| source.locate(&e.path));
+            e
+        })
     }
 
     /// One call per `--fail` argument, attempts separated by commas.
@@ -184,8 +239,29 @@ impl Script {
             .iter()
             .enumerate()
             .map(|(i, c)| call_table(c, &format!("calls[{i}]"), default_time))
-            .collect::<Result<_, _>>()?;
-        Ok(Script { calls })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Calls play in order: a call cannot start before an earlier one.
+        let mut latest: Option<Duration> = None;
+        for (i, (call, written)) in calls.iter().enumerate() {
+            if !written {
+                continue;
+            }
+            if let Some(before) = latest.filter(|before| call.at < *before) {
+                return Err(ScriptError::new(
+                    format!("calls[{i}].at"),
+                    format!(
+                        "`at` ({}) is before the previous call's `at` ({}): calls play in the order written",
+                        format_duration(call.at),
+                        format_duration(before)
+                    ),
+                )
+                .help("order the calls by `at`, or leave `at` out to start a call when the previous one ends"));
+            }
+            latest = Some(call.at);
+        }
+        Ok(Script {
+            calls: calls.into_iter().map(|(call, _)| call).collect(),
+        })
     }
 }
 
@@ -209,7 +285,9 @@ fn object<'v>(
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("{what} takes: {}", allowed.join(", ")),
             };
-            return Err(ScriptError::new(at, format!("unknown key `{key}` in {what}")).help(help));
+            let mut e = ScriptError::new(at, format!("unknown key `{key}` in {what}")).help(help);
+            e.at_key = true;
+            return Err(e);
         }
     }
     Ok(map)
@@ -256,7 +334,12 @@ fn call(
     })
 }
 
-fn call_table(value: &Value, path: &str, default_time: Duration) -> Result<CallSpec, ScriptError> {
+/// A call, and whether its `at` was written.
+fn call_table(
+    value: &Value,
+    path: &str,
+    default_time: Duration,
+) -> Result<(CallSpec, bool), ScriptError> {
     let map = object(
         value,
         path,
@@ -298,7 +381,7 @@ fn call_table(value: &Value, path: &str, default_time: Duration) -> Result<CallS
             }
         }
     }
-    call(attempts, path, at, operation)
+    Ok((call(attempts, path, at, operation)?, map.contains_key("at")))
 }
 
 fn repeated(spec: AttemptSpec, times: u32) -> Vec<AttemptSpec> {
@@ -329,7 +412,20 @@ fn attempt_words(
     let mut times = 1;
     let mut retry_after = None;
     let mut duration_ = default_time;
+    let mut seen: Vec<&str> = Vec::new();
     for token in tokens {
+        let option = token
+            .split_once('=')
+            .map_or(token.get(..1).unwrap_or(token), |(name, _)| name);
+        if seen.contains(&option) {
+            let written = if option == "x" { "xN" } else { option };
+            return Err(ScriptError::new(
+                path,
+                format!("option `{written}` given twice in `{words}`"),
+            )
+            .help("give each option once: xN (repeat), retry_after=DURATION, time=DURATION"));
+        }
+        seen.push(option);
         if let Some(n) = token.strip_prefix('x') {
             times = repeat_count(n, path)?;
         } else if let Some(d) = token.strip_prefix("retry_after=") {
@@ -509,20 +605,93 @@ mod tests {
         let e = Script::from_toml("[[calls]]\nattempt = [\"ok\"]\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "calls[0].attempt: unknown key `attempt` in a call (help: did you mean `attempts`?)"
+            "2:1: calls[0].attempt: unknown key `attempt` in a call (help: did you mean `attempts`?)"
         );
         let e = Script::from_toml("[[calls]]\nattempts = [\"ok x0\"]\n").unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("calls[0].attempts[0]: repeat `0`"),
+                .starts_with("2:13: calls[0].attempts[0]: repeat `0`"),
             "{e}"
         );
         let e = Script::from_inline(&["ok retry_after=1s"]).unwrap_err();
         assert!(e.to_string().contains("only applies to a failure"));
         let e = Script::from_toml("[[calls]]\nattempts = []\n").unwrap_err();
-        assert!(e.to_string().starts_with("calls[0]: a call needs"));
+        assert!(
+            e.to_string().starts_with("1:1: calls[0]: a call needs"),
+            "{e}"
+        );
         let e = Script::from_json(r#"{"calls": [{"attempts": [{"error": "AUTH", "ok": true}]}]}"#)
             .unwrap_err();
         assert!(e.to_string().contains("exactly one of"));
+    }
+
+    #[test]
+    fn problems_in_a_file_are_located() {
+        let e = Script::from_toml("[[calls]]\nattempts = [\"ok\", \"SERVR_ERROR\"]\n").unwrap_err();
+        assert_eq!(e.location.map(|l| (l.line, l.column)), Some((2, 19)));
+        assert!(
+            e.to_string()
+                .starts_with("2:19: calls[0].attempts[1]: unknown error class"),
+            "{e}"
+        );
+        let e =
+            Script::from_json("{\"calls\": [\n  {\"attempts\": [\"ok\"], \"at\": \"1h1h\"}\n]}")
+                .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2:30: calls[0].at: not a valid duration: the unit `h` is given twice (help: write a number and a unit: \"250ms\", \"1.5s\")"
+        );
+        let e = Script::from_toml("[[calls]]\nattempts = [\"ok\"\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("2:") && e.to_string().contains("not valid TOML"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_scripts_refuse_duplicate_keys_and_accept_a_byte_order_mark() {
+        let e =
+            Script::from_json("{\"calls\": [{\"attempts\": [\"ok\"], \"attempts\": [\"AUTH\"]}]}")
+                .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1:33: not valid JSON: duplicate key `attempts`"
+        );
+        let s = Script::from_json("\u{feff}{\"calls\": [{\"attempts\": [\"ok\"]}]}").unwrap();
+        assert_eq!(s.calls.len(), 1);
+    }
+
+    #[test]
+    fn options_are_given_once() {
+        for (words, option) in [
+            ("SERVER_ERROR x2 x3", "xN"),
+            ("RATE_LIMIT retry_after=1s retry_after=2s", "retry_after"),
+            ("ok time=1s time=2s", "time"),
+        ] {
+            let e = Script::from_inline(&[words]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "--fail 1: option `{option}` given twice in `{words}` (help: give each option once: xN (repeat), retry_after=DURATION, time=DURATION)"
+                )
+            );
+        }
+        let e = Script::from_toml("[[calls]]\nattempts = [\"ok\", \"AUTH x1 x1\"]\n").unwrap_err();
+        assert_eq!(e.location.map(|l| (l.line, l.column)), Some((2, 19)));
+    }
+
+    #[test]
+    fn calls_do_not_go_back_in_time() {
+        let ok = Script::from_toml(
+            "[[calls]]\nat = \"1s\"\nattempts = [\"ok\"]\n[[calls]]\nattempts = [\"ok\"]\n[[calls]]\nat = \"1s\"\nattempts = [\"ok\"]\n",
+        )
+        .unwrap();
+        assert_eq!(ok.calls.len(), 3);
+        let e = Script::from_json(
+            "{\"calls\": [{\"at\": \"5s\", \"attempts\": [\"ok\"]},\n {\"attempts\": [\"ok\"]},\n {\"at\": \"2s\", \"attempts\": [\"ok\"]}]}",
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "calls[2].at");
+        assert_eq!(e.location.map(|l| (l.line, l.column)), Some((3, 9)));
     }
 }

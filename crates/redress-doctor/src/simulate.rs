@@ -23,9 +23,17 @@
 //! [script](crate::script)) through a policy loaded from a config file;
 //! its jittered strategies draw from a generator seeded by the caller, so a
 //! run is reproducible.
+//!
+//! A policy may allow billions of attempts (`max_attempts = 4294967295`
+//! with no delay), so the `_into` forms ([`simulate_into`],
+//! [`simulate_config_into`], [`play_into`]) hand each trace line to a sink
+//! as soon as the engine emits it and keep nothing; the sink may stop the
+//! play (`redress simulate --limit`), and the engine stops at the next
+//! attempt: the work done is bounded by what the sink accepts.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
+use core::ops::ControlFlow;
 use core::time::Duration;
 
 use redress_config::{BuildError, PolicyConfig};
@@ -87,6 +95,44 @@ pub fn simulate(scenario: &Scenario) -> Result<Trace, SimulateError> {
     Ok(play(&policy, &scenario.calls, &mut Engine::new(0), ()))
 }
 
+/// Plays `scenario`, handing each trace line to `sink` as it is emitted;
+/// the sink stops the play by returning [`ControlFlow::Break`].
+///
+/// ```
+/// use core::ops::ControlFlow;
+/// use redress_doctor::{scenario::Scenario, simulate::{simulate_into, Played}};
+///
+/// // Four billion attempts, no delay: only the lines taken are played.
+/// let scenario = Scenario::from_json(r#"{
+///     "policy": {"max_attempts": 4294967295, "strategy": {"kind": "constant", "delay_s": 0}},
+///     "calls": [{"attempts": [{"error": "TRANSIENT"}]}]
+/// }"#)?;
+/// let mut lines = 0;
+/// let played = simulate_into(&scenario, &mut |_| {
+///     if lines == 1000 {
+///         return ControlFlow::Break(());
+///     }
+///     lines += 1;
+///     ControlFlow::Continue(())
+/// })?;
+/// assert_eq!(played, Played::Stopped { call: 0 });
+/// assert_eq!(lines, 1000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn simulate_into(
+    scenario: &Scenario,
+    sink: &mut dyn FnMut(TraceLine) -> ControlFlow<()>,
+) -> Result<Played, SimulateError> {
+    let policy = build_policy(&scenario.policy)?;
+    Ok(play_into(
+        &policy,
+        &scenario.calls,
+        &mut Engine::new(0),
+        (),
+        sink,
+    ))
+}
+
 /// Plays `calls` through the policy `config` describes, drawing jitter
 /// from a generator seeded with `seed`.
 ///
@@ -108,6 +154,18 @@ pub fn simulate_config(
 ) -> Result<Trace, SimulateError> {
     let policy = build_policy(config)?;
     Ok(play(&policy, calls, &mut Engine::new(seed), ()))
+}
+
+/// [`simulate_config`], handing each trace line to `sink` as it is
+/// emitted (see [`simulate_into`]).
+pub fn simulate_config_into(
+    config: &PolicyConfig,
+    calls: &[CallSpec],
+    seed: u64,
+    sink: &mut dyn FnMut(TraceLine) -> ControlFlow<()>,
+) -> Result<Played, SimulateError> {
+    let policy = build_policy(config)?;
+    Ok(play_into(&policy, calls, &mut Engine::new(seed), (), sink))
 }
 
 /// A scripted failure's class and retry-after hint.
@@ -193,7 +251,8 @@ pub fn build_policy(config: &PolicyConfig) -> Result<ScenarioPolicy, SimulateErr
 #[derive(Debug)]
 pub struct ScriptedCall<'a> {
     spec: &'a CallSpec,
-    played: core::cell::Cell<u32>,
+    played: Cell<u32>,
+    stop: Option<&'a Cell<bool>>,
 }
 
 impl<'a> ScriptedCall<'a> {
@@ -201,8 +260,16 @@ impl<'a> ScriptedCall<'a> {
     pub fn new(spec: &'a CallSpec) -> Self {
         ScriptedCall {
             spec,
-            played: core::cell::Cell::new(0),
+            played: Cell::new(0),
+            stop: None,
         }
+    }
+
+    /// Whether whoever takes the trace has stopped taking it: a runner that
+    /// can end a call early (the [`Engine`]) ends it before its next
+    /// attempt.
+    pub fn stopped(&self) -> bool {
+        self.stop.is_some_and(Cell::get)
     }
 
     /// Plays the next attempt: how long it takes and how it ends.
@@ -295,6 +362,9 @@ impl Runner for Engine {
         let (mut exec, mut action) = site.start::<ScriptedValue, ScriptedError>(clock.now());
         loop {
             action = match action {
+                // The trace is no longer taken: end the call here (as an
+                // abandoned call ends), whatever the policy still allows.
+                Action::Attempt(_) if call.stopped() => return exec.finish(),
                 Action::Attempt(attempt) => {
                     let (took, result) = call.next();
                     let limit = attempt.time_limit();
@@ -331,7 +401,46 @@ pub fn play<Rn: Runner, X: Hooks + Clone>(
     runner: &mut Rn,
     extra: X,
 ) -> Trace {
-    let lines = RefCell::new(Vec::new());
+    let mut lines = Vec::new();
+    play_into(policy, calls, runner, extra, &mut |line| {
+        lines.push(line);
+        ControlFlow::Continue(())
+    });
+    Trace { lines }
+}
+
+/// How a [`play_into`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Played {
+    /// Every call was played to its end.
+    Complete,
+    /// The sink stopped taking lines during call `call` (0-based): that
+    /// call's outcome and the calls after it are not in the trace.
+    Stopped {
+        /// The call that was playing.
+        call: usize,
+    },
+}
+
+/// [`play`], handing each trace line to `sink` as it is emitted, keeping
+/// none. When the sink returns [`ControlFlow::Break`], nothing more is
+/// handed to it; a runner that can end a call early (the [`Engine`]) ends
+/// it before its next attempt, and no later call is played.
+pub fn play_into<Rn: Runner, X: Hooks + Clone>(
+    policy: &ScenarioPolicy,
+    calls: &[CallSpec],
+    runner: &mut Rn,
+    extra: X,
+    sink: &mut dyn FnMut(TraceLine) -> ControlFlow<()>,
+) -> Played {
+    let stop = Cell::new(false);
+    let sink = RefCell::new(sink);
+    let emit = |line: TraceLine| {
+        if !stop.get() && (sink.borrow_mut())(line).is_break() {
+            stop.set(true);
+        }
+    };
     for (index, spec) in calls.iter().enumerate() {
         runner.wait_until(spec.at);
         let mut site = policy.bind();
@@ -339,14 +448,14 @@ pub fn play<Rn: Runner, X: Hooks + Clone>(
             site = site.operation(name);
         }
         let site = site
-            .on_event(|event| {
-                lines
-                    .borrow_mut()
-                    .push(TraceLine::Event(EventLine::new(index, event)))
-            })
+            .on_event(|event| emit(TraceLine::Event(EventLine::new(index, event))))
             .hooks(extra.clone());
-        let call = ScriptedCall::new(spec);
+        let mut call = ScriptedCall::new(spec);
+        call.stop = Some(&stop);
         let outcome = runner.run(&site, &call);
+        if stop.get() {
+            return Played::Stopped { call: index };
+        }
         let mut line = OutcomeLine::new(index);
         line.ok = outcome.is_ok();
         line.stop_reason = outcome.stop_reason;
@@ -355,11 +464,12 @@ pub fn play<Rn: Runner, X: Hooks + Clone>(
         line.cause = outcome.cause;
         line.elapsed = outcome.elapsed;
         line.operation_calls = call.invocations();
-        lines.borrow_mut().push(TraceLine::Outcome(line));
+        emit(TraceLine::Outcome(line));
+        if stop.get() {
+            return Played::Stopped { call: index };
+        }
     }
-    Trace {
-        lines: lines.into_inner(),
-    }
+    Played::Complete
 }
 
 #[cfg(test)]

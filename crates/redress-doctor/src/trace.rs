@@ -40,24 +40,11 @@ impl Trace {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        let mut current = None;
-        for line in &self.lines {
-            let call = match line {
-                TraceLine::Event(e) => e.call,
-                TraceLine::Outcome(o) => o.call,
-            };
-            if current != Some(call) {
-                if current.is_some() {
-                    out.push('\n');
-                }
-                out.push_str(&format!("call {call}\n"));
-                current = Some(call);
-            }
-            out.push_str(&line.to_text());
-            out.push('\n');
-        }
-        out
+        let mut text = TextLines::default();
+        self.lines.iter().fold(String::new(), |mut out, line| {
+            out.push_str(&text.next(line));
+            out
+        })
     }
 
     /// The trace as JSON lines, each ending with a newline.
@@ -67,6 +54,45 @@ impl Trace {
             out.push('\n');
             out
         })
+    }
+}
+
+/// The text form of a trace ([`Trace::to_text`]), one line at a time, for
+/// writing a trace as it is played: each call's lines under a `call N`
+/// header, calls a blank line apart.
+///
+/// ```
+/// use redress_doctor::trace::{OutcomeLine, TextLines, TraceLine};
+///
+/// let mut text = TextLines::default();
+/// let mut outcome = OutcomeLine::new(0);
+/// outcome.attempts = 1;
+/// assert_eq!(text.next(&TraceLine::Outcome(outcome)), "call 0\n  => ok after 1 attempt, 0s\n");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextLines {
+    call: Option<usize>,
+}
+
+impl TextLines {
+    /// The text of `line`, with the header of its call when it is the
+    /// call's first, each line ending with a newline.
+    pub fn next(&mut self, line: &TraceLine) -> String {
+        let call = match line {
+            TraceLine::Event(e) => e.call,
+            TraceLine::Outcome(o) => o.call,
+        };
+        let mut out = String::new();
+        if self.call != Some(call) {
+            if self.call.is_some() {
+                out.push('\n');
+            }
+            out.push_str(&format!("call {call}\n"));
+            self.call = Some(call);
+        }
+        out.push_str(&line.to_text());
+        out.push('\n');
+        out
     }
 }
 

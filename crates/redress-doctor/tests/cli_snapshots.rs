@@ -171,6 +171,97 @@ const CASES: &[(&str, &[&str])] = &[
             "SERVR_ERROR",
         ],
     ),
+    // A file is read as far as it can be: syntax errors with the findings
+    // of the policies they leave whole; load problems with lint errors.
+    ("doctor_partial", &["doctor", "tests/fixtures/partial.toml"]),
+    (
+        "doctor_partial_json",
+        &["doctor", "--format", "json", "tests/fixtures/partial.toml"],
+    ),
+    (
+        "doctor_problems_and_errors",
+        &["doctor", "tests/fixtures/problems_and_errors.toml"],
+    ),
+    // JSON findings are located, their help written in JSON.
+    (
+        "doctor_json_problems",
+        &["doctor", "tests/fixtures/problems.json"],
+    ),
+    // Policy names with colons, empty, or with terminal escapes.
+    ("doctor_names", &["doctor", "tests/fixtures/names.toml"]),
+    (
+        "doctor_name_with_colon",
+        &["doctor", "tests/fixtures/names.toml:payments:v2"],
+    ),
+    (
+        "doctor_empty_name",
+        &["doctor", "tests/fixtures/names.toml:"],
+    ),
+    // Colour on request.
+    (
+        "doctor_color",
+        &["doctor", "--color", "always", "tests/fixtures/typo.toml"],
+    ),
+    // A policy with billions of attempts: bounded output, and a notice.
+    (
+        "doctor_schedule_limit",
+        &[
+            "doctor",
+            "--schedule",
+            "--samples",
+            "10",
+            "--schedule-limit",
+            "4",
+            "tests/fixtures/huge.toml",
+        ],
+    ),
+    (
+        "simulate_limit",
+        &[
+            "simulate",
+            "tests/fixtures/huge.toml",
+            "--fail",
+            "SERVER_ERROR",
+            "--limit",
+            "5",
+        ],
+    ),
+    (
+        "simulate_limit_json",
+        &[
+            "simulate",
+            "tests/fixtures/huge.toml",
+            "--fail",
+            "SERVER_ERROR",
+            "--fail",
+            "ok",
+            "--limit",
+            "3",
+            "--format",
+            "json",
+        ],
+    ),
+    // Scripts: located problems, in order, options once.
+    (
+        "simulate_script_backwards",
+        &[
+            "simulate",
+            "tests/fixtures/sane.toml:payments",
+            "--script",
+            "tests/fixtures/backwards.toml",
+        ],
+    ),
+    (
+        "simulate_repeated_option",
+        &[
+            "simulate",
+            "tests/fixtures/sane.toml:payments",
+            "--fail",
+            "SERVER_ERROR x2 x3",
+        ],
+    ),
+    ("help", &["--help"]),
+    ("simulate_help", &["simulate", "--help"]),
     // Simulate with a config.
     (
         "simulate_script",

@@ -72,9 +72,9 @@ fn write(name: &str, text: &str) -> PathBuf {
 fn doctor(path: &std::path::Path) -> (Status, Vec<String>) {
     let mut options = DoctorOptions::default();
     options.json = true;
-    let mut out = String::new();
-    let status = run(&Target::parse(&path.to_string_lossy()), &options, &mut out);
-    let report: Value = serde_json::from_str(&out).unwrap();
+    let mut out = Vec::new();
+    let status = run(&Target::parse(&path.to_string_lossy()), &options, &mut out).unwrap();
+    let report: Value = serde_json::from_slice(&out).unwrap();
     let errors = report["policies"][0]["diagnostics"]
         .as_array()
         .unwrap()
