@@ -154,13 +154,12 @@ redress_core::async_policy! {
     ///
     /// ```
     /// # #[cfg(feature = "tokio")]
-    /// # {
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
     /// use redress::backoff::constant;
     /// use redress::prelude::*;
     ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let policy = Policy::builder().strategy(constant(Duration::from_millis(100))).build()?;
     /// let mut tries = 0;
     /// let n = policy
@@ -174,7 +173,6 @@ redress_core::async_policy! {
     ///     .await?;
     /// assert_eq!(n, 3);
     /// # Ok(())
-    /// # }
     /// # }
     /// # #[cfg(not(feature = "tokio"))]
     /// # fn main() {}
