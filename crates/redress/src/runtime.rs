@@ -135,12 +135,46 @@ impl Clock for EitherRuntime {
 }
 
 /// Stands in for the async runtime when neither the `tokio` nor the
-/// `async-std` feature is enabled. It is neither a sleeper nor a clock, so
-/// `call_async` on a policy or a call site without its own does not
-/// compile, with a note naming the fix: enable a runtime feature, or set
+/// `async-std` feature is enabled. It is a sleeper and a clock only under a
+/// bound that never holds ([`RuntimeFeatureEnabled`]), so `call_async` on a
+/// policy or a call site without its own sleeper and clock does not
+/// compile, and the error names the fix: enable a runtime feature, or set
 /// `.sleeper(..)` and `.clock(..)` on the call site.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
+
+/// Implemented by nothing: the bound under which
+/// [`PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock`] would be
+/// a runtime. Asking for it is what turns a missing runtime feature into a
+/// compile error that says what to do.
+#[diagnostic::on_unimplemented(
+    message = "`call_async` needs an async runtime, and no runtime feature of `redress` is enabled",
+    label = "no runtime to sleep on or read the time from",
+    note = "enable one in Cargo.toml: `redress = {{ version = \"0.1\", features = [\"tokio\"] }}` (or `\"async-std\"`)",
+    note = "or depend on a runtime crate and use its trait: `redress_tokio::AsyncPolicy` or `redress_async_std::AsyncPolicy`",
+    note = "or give the call site a sleeper and a clock of your own: `policy.bind().sleeper(..).clock(..).call_async(..)`"
+)]
+pub trait RuntimeFeatureEnabled {}
+
+impl redress_core::AsyncSleeper for PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock
+where
+    for<'a> Self: RuntimeFeatureEnabled,
+{
+    type Sleep = core::future::Ready<()>;
+
+    fn sleep(&self, _duration: core::time::Duration) -> Self::Sleep {
+        core::future::ready(())
+    }
+}
+
+impl redress_core::Clock for PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock
+where
+    for<'a> Self: RuntimeFeatureEnabled,
+{
+    fn now(&self) -> core::time::Duration {
+        core::time::Duration::ZERO
+    }
+}
 
 redress_core::async_policy! {
     /// Runs operations under a policy on an async runtime: the async twin
