@@ -65,6 +65,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 #[doc(inline)]
 pub use redress_core::*;
 
@@ -73,8 +76,11 @@ pub use redress_core::*;
 #[doc(inline)]
 pub use redress_sync::{BlockingPolicy, quick_policy, retry};
 
+pub mod retry_ext;
 mod runtime;
 
+#[doc(inline)]
+pub use retry_ext::{IntoCallSite, Retry, RetryExt};
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-std"))))]
 pub use runtime::retry_async;
@@ -248,7 +254,8 @@ pub mod prelude {
     #[cfg(feature = "sync")]
     pub use crate::BlockingPolicy;
     pub use crate::{
-        Classification, ErrorClass, Event, EventKind, Outcome, Policy, RetryError, StopReason,
+        Classification, ErrorClass, Event, EventKind, Outcome, Policy, RetryError, RetryExt,
+        StopReason,
     };
 }
 

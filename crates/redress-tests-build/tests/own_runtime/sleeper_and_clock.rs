@@ -36,4 +36,19 @@ fn main() {
     }));
     assert_eq!(value.unwrap(), 3);
     assert_eq!(clock.now(), Duration::from_secs(2));
+
+    let mut tries = 0;
+    let value = block_on(
+        (|| {
+            tries += 1;
+            let n = tries;
+            async move { if n < 2 { Err(std::io::Error::other("busy")) } else { Ok(n) } }
+        })
+        .retry(&policy)
+        .sleeper(&sleeper)
+        .clock(&clock)
+        .call_async(),
+    );
+    assert_eq!(value.unwrap(), 2);
+    assert_eq!(clock.now(), Duration::from_secs(3));
 }
