@@ -28,7 +28,7 @@
 //! Nothing here is a retry loop of its own: `.call()` and `.execute()` are
 //! [`BlockingPolicy::call`](crate::BlockingPolicy::call) and
 //! [`execute`](crate::BlockingPolicy::execute) on the call site, and the
-//! async forms are [`AsyncPolicy::call_async`](crate::AsyncPolicy::call_async)
+//! async forms are [`AsyncPolicy::call_async`]
 //! and [`execute_async`](crate::AsyncPolicy::execute_async), so the
 //! classification, the envelope, the budget, the breaker and every event
 //! are exactly those of `policy.call(..)`.

@@ -10,7 +10,7 @@ use redress_core::{AsyncSleeper, Clock, RetryError};
 
 /// The runtime async call sites use unless given a sleeper and clock of
 /// their own: tokio's with the `tokio` feature, async-std's with
-/// `async-std`, the one the call runs on ([`EitherRuntime`]) with both,
+/// `async-std`, the one the call runs on (`EitherRuntime`) with both,
 /// else a marker that makes `call_async` fail to compile with a note naming
 /// the fix.
 #[cfg(all(feature = "tokio", not(feature = "async-std")))]
@@ -136,7 +136,7 @@ impl Clock for EitherRuntime {
 
 /// Stands in for the async runtime when neither the `tokio` nor the
 /// `async-std` feature is enabled. It is a sleeper and a clock only under a
-/// bound that never holds ([`RuntimeFeatureEnabled`]), so `call_async` on a
+/// bound that never holds (`RuntimeFeatureEnabled`), so `call_async` on a
 /// policy or a call site without its own sleeper and clock does not
 /// compile, and the error names the fix: enable a runtime feature, or set
 /// `.sleeper(..)` and `.clock(..)` on the call site.
