@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod doctests;
 mod services;
 
 use std::env;
@@ -27,8 +28,10 @@ tasks:
             warnings denied; installs the target with rustup
   test      the whole test suite against real PostgreSQL and Redis (the
             README's test command): services up, cargo test --workspace
-            --all-features [ARGS...], services down
-  docs      build the documentation, rustdoc warnings denied
+            --all-features [ARGS...], services down; fails if rustdoc
+            reports a doctest whose `main` never runs
+  docs      build the documentation with every feature, with the default
+            features, and the facade's alone; rustdoc warnings denied
   benches   compile the benchmarks (cargo bench --no-run), so they never rot
   loom      model-check the lock-free breaker and budget with loom
 
@@ -44,7 +47,16 @@ fn main() -> ExitCode {
     let task = env::args().nth(1).unwrap_or_else(|| "ci".to_owned());
     let steps: &[&str] = match task.as_str() {
         "ci" => &[
-            "fmt", "clippy", "no-std", "embedded", "test", "docs", "benches", "loom",
+            "fmt",
+            "clippy",
+            "no-std",
+            "embedded",
+            "test",
+            "docs",
+            "docs-default",
+            "docs-facade",
+            "benches",
+            "loom",
         ],
         "fmt" => &["fmt"],
         "clippy" => &["clippy"],
@@ -60,7 +72,7 @@ fn main() -> ExitCode {
         }
         "loom" => &["loom"],
         "benches" => &["benches"],
-        "docs" => &["docs"],
+        "docs" => &["docs", "docs-default", "docs-facade"],
         "bench" => {
             let report_only = env::args().nth(2).as_deref() == Some("--report-only");
             return match bench::run(&workspace_root(), report_only) {
@@ -119,6 +131,11 @@ fn args(step: &str) -> &'static [&'static str] {
         "loom" => &["test", "-p", "redress-core", "--test", "loom", "--release"],
         "benches" => &["bench", "-p", "redress-benches", "--no-run"],
         "docs" => &["doc", "--workspace", "--no-deps", "--all-features"],
+        // The docs with the default features, as a user builds them: every
+        // crate, then the facade alone (in the workspace, other members
+        // turn on more of its features).
+        "docs-default" => &["doc", "--workspace", "--no-deps"],
+        "docs-facade" => &["doc", "-p", "redress", "--no-deps"],
         // What `cargo xtask test` runs against the services.
         _ => &["test", "--workspace", "--all-features"],
     }
@@ -137,7 +154,7 @@ fn run(step: &str) -> bool {
     println!("xtask: cargo {}", args.join(" "));
     let mut command = Command::new(cargo);
     command.args(args).current_dir(workspace_root());
-    if step == "docs" {
+    if step.starts_with("docs") {
         // Broken links and other rustdoc warnings fail the build.
         command.env("RUSTDOCFLAGS", "-D warnings");
     }

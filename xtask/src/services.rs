@@ -182,14 +182,23 @@ pub(crate) fn test(root: &Path, cargo_test: &[&str], extra: &[String]) -> u8 {
     line.push("cargo".to_owned());
     line.extend(args);
     println!("xtask: {}", line.join(" "));
-    let status = command.status();
+    let status = crate::doctests::run_watching(&mut command);
     drop(guard);
     match status {
-        // Killed by a signal, or a code that does not fit: a failure.
-        Ok(status) => status
-            .code()
-            .and_then(|code| u8::try_from(code).ok())
-            .unwrap_or(1),
+        Ok((status, never_run)) => {
+            // Killed by a signal, or a code that does not fit: a failure.
+            let code = status
+                .code()
+                .and_then(|code| u8::try_from(code).ok())
+                .unwrap_or(1);
+            if code == 0 && never_run {
+                eprintln!(
+                    "xtask: test: rustdoc reported a doctest whose `main` never runs (see the warning above): gate `fn main` itself with #[cfg(..)], not a block around it"
+                );
+                return 1;
+            }
+            code
+        }
         Err(error) => {
             eprintln!("xtask: test: could not run cargo: {error}");
             1

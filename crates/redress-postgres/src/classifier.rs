@@ -20,13 +20,22 @@ const MAX_CHAIN: usize = 32;
 /// | a [`CommitError`](crate::CommitError) (`COMMIT` failed, in a transaction helper) | by its SQLSTATE when the server answered with an `ERROR` (the transaction was rolled back); otherwise the commit is *ambiguous*: `PERMANENT` by default, `TRANSIENT` with [`retry_ambiguous_commits`](Self::retry_ambiguous_commits); tag `commit_unknown` |
 /// | a `tokio_postgres::Error` (also `postgres::Error`, the same type) | [`classify_pg_error`](crate::classify_pg_error): the SQLSTATE table, or what the error says about the connection |
 /// | a `tokio_postgres::error::DbError` | the SQLSTATE table |
-/// | a `sqlx::Error` (feature `sqlx`) | [`classify_sqlx_error`](crate::classify_sqlx_error) |
+/// | a `sqlx::Error` (feature `sqlx`) | [`classify_sqlx_error`] |
 ///
 /// An error with none of them goes to the fallback, `strict_classifier()`
 /// unless set with [`fallback`](Self::fallback). The transaction helpers'
 /// [`TransactionError`](crate::TransactionError) links to what failed, so
 /// the body's own error type works when its `source()` (or a source of a
 /// source) is the database error, as with thiserror's `#[from]`.
+///
+#[cfg_attr(
+    feature = "sqlx",
+    doc = "[`classify_sqlx_error`]: crate::classify_sqlx_error"
+)]
+#[cfg_attr(
+    not(feature = "sqlx"),
+    doc = "[`classify_sqlx_error`]: https://docs.rs/redress-postgres/latest/redress_postgres/fn.classify_sqlx_error.html"
+)]
 #[derive(Clone, Copy, Debug)]
 pub struct PgClassifier<L = ()> {
     fallback: ErrorClassifier<L>,

@@ -85,7 +85,10 @@
 //! minor-version change.
 //!
 //! [redress]: https://docs.rs/redress
-
+#![cfg_attr(
+    not(feature = "sqlx"),
+    doc = "[`classify_sqlx_error`]: https://docs.rs/redress-postgres/latest/redress_postgres/fn.classify_sqlx_error.html"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -10,7 +10,7 @@ use redress_core::{AsyncSleeper, Clock, RetryError};
 
 /// The runtime async call sites use unless given a sleeper and clock of
 /// their own: tokio's with the `tokio` feature, async-std's with
-/// `async-std`, the one the call runs on ([`EitherRuntime`]) with both,
+/// `async-std`, the one the call runs on (`EitherRuntime`) with both,
 /// else a marker that makes `call_async` fail to compile with a note naming
 /// the fix.
 #[cfg(all(feature = "tokio", not(feature = "async-std")))]
@@ -135,12 +135,46 @@ impl Clock for EitherRuntime {
 }
 
 /// Stands in for the async runtime when neither the `tokio` nor the
-/// `async-std` feature is enabled. It is neither a sleeper nor a clock, so
-/// `call_async` on a policy or a call site without its own does not
-/// compile, with a note naming the fix: enable a runtime feature, or set
+/// `async-std` feature is enabled. It is a sleeper and a clock only under a
+/// bound that never holds (`RuntimeFeatureEnabled`), so `call_async` on a
+/// policy or a call site without its own sleeper and clock does not
+/// compile, and the error names the fix: enable a runtime feature, or set
 /// `.sleeper(..)` and `.clock(..)` on the call site.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock;
+
+/// Implemented by nothing: the bound under which
+/// [`PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock`] would be
+/// a runtime. Asking for it is what turns a missing runtime feature into a
+/// compile error that says what to do.
+#[diagnostic::on_unimplemented(
+    message = "`call_async` needs an async runtime, and no runtime feature of `redress` is enabled",
+    label = "no runtime to sleep on or read the time from",
+    note = "enable one in Cargo.toml: `redress = {{ version = \"0.1\", features = [\"tokio\"] }}` (or `\"async-std\"`)",
+    note = "or depend on a runtime crate and use its trait: `redress_tokio::AsyncPolicy` or `redress_async_std::AsyncPolicy`",
+    note = "or give the call site a sleeper and a clock of your own: `policy.bind().sleeper(..).clock(..).call_async(..)`"
+)]
+pub trait RuntimeFeatureEnabled {}
+
+impl redress_core::AsyncSleeper for PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock
+where
+    for<'a> Self: RuntimeFeatureEnabled,
+{
+    type Sleep = core::future::Ready<()>;
+
+    fn sleep(&self, _duration: core::time::Duration) -> Self::Sleep {
+        core::future::ready(())
+    }
+}
+
+impl redress_core::Clock for PleaseEnableTheTokioOrAsyncStdFeatureOrSetASleeperAndClock
+where
+    for<'a> Self: RuntimeFeatureEnabled,
+{
+    fn now(&self) -> core::time::Duration {
+        core::time::Duration::ZERO
+    }
+}
 
 redress_core::async_policy! {
     /// Runs operations under a policy on an async runtime: the async twin
@@ -154,13 +188,12 @@ redress_core::async_policy! {
     ///
     /// ```
     /// # #[cfg(feature = "tokio")]
-    /// # {
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
     /// use redress::backoff::constant;
     /// use redress::prelude::*;
     ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let policy = Policy::builder().strategy(constant(Duration::from_millis(100))).build()?;
     /// let mut tries = 0;
     /// let n = policy
@@ -174,7 +207,6 @@ redress_core::async_policy! {
     ///     .await?;
     /// assert_eq!(n, 3);
     /// # Ok(())
-    /// # }
     /// # }
     /// # #[cfg(not(feature = "tokio"))]
     /// # fn main() {}
