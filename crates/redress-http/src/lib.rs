@@ -71,6 +71,7 @@
     )
 )]
 
+pub mod client;
 mod no_response;
 mod response;
 mod retry_after;

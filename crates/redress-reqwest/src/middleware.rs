@@ -33,17 +33,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use http::Extensions;
 use redress_core::asynchronous::run_on;
 use redress_core::{
-    AsyncSite, AsyncSleeper, CallSite, Classification, Classifier, Clock, Custom, Event, FastRng,
-    Hooks, OnEvent, Policy, ResultClassifier, Slot,
+    AsyncSleeper, Classifier, Clock, Custom, Event, Hooks, OnEvent, Policy, ResultClassifier, Slot,
 };
+pub use redress_http::client::NOT_RETRIED;
+use redress_http::client::{Exhausted, NotRetried, Site, single_attempt};
 use redress_http::{Ending, ToEnding};
 use redress_tokio::Tokio;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Error, Middleware, Next};
-
-/// The detail a failure of a request sent only once carries:
-/// `("not_retried", "body")`.
-pub const NOT_RETRIED: (&str, &str) = ("not_retried", "body");
 
 /// A `reqwest_middleware` middleware that runs every request under a
 /// redress policy: retries with per-class backoff, the server's
@@ -102,13 +99,7 @@ impl<C: Clone, R: Clone> RedressMiddleware<C, R> {
         // The policy was valid and one attempt is valid: this builds. Were
         // it ever refused, such requests would still be sent once (see
         // `handle`).
-        let once = policy
-            .to_builder()
-            .max_attempts(1)
-            .classifier(NotRetried(policy.classifier().clone()))
-            .result_classifier(NotRetried(policy.result_classifier().clone()))
-            .build()
-            .ok();
+        let once = single_attempt(&policy);
         RedressMiddleware {
             policy,
             once,
@@ -310,88 +301,4 @@ async fn attempt(
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A classifier that marks its failures as not retried (the request could
-/// not be copied).
-#[derive(Clone, Copy, Debug)]
-struct NotRetried<C>(C);
-
-impl<E, C: Classifier<E>> Classifier<E> for NotRetried<C> {
-    fn classify(&self, error: &E) -> Classification {
-        let (key, value) = NOT_RETRIED;
-        self.0.classify(error).with_detail(key, value)
-    }
-}
-
-impl<T, C: ResultClassifier<T>> ResultClassifier<T> for NotRetried<C> {
-    fn classify(&self, value: &T) -> Option<Classification> {
-        let (key, detail) = NOT_RETRIED;
-        self.0.classify(value).map(|c| c.with_detail(key, detail))
-    }
-}
-
-/// Stops the call once its original request has been sent.
-#[derive(Clone, Copy, Debug)]
-struct Exhausted<'a>(&'a AtomicBool);
-
-impl Hooks for Exhausted<'_> {
-    const OBSERVES: bool = false;
-    const SLEEP_HOOKS: bool = false;
-
-    fn should_abort(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-/// One call's view of the middleware: the policy it runs under and the
-/// middleware's hooks, name, sleeper and clock.
-struct Site<'a, C, R, H, S, K> {
-    policy: &'a Policy<C, R>,
-    hooks: (&'a H, Exhausted<'a>),
-    operation: Option<&'a str>,
-    sleeper: &'a S,
-    clock: &'a K,
-    seed: Option<u64>,
-}
-
-impl<'a, C, R, H: Hooks, S, K> CallSite<C, R> for Site<'a, C, R, H, S, K> {
-    type Hooks = (&'a H, Exhausted<'a>);
-    type AsyncHooks = ();
-
-    fn policy(&self) -> &Policy<C, R> {
-        self.policy
-    }
-    fn hooks(&self) -> &Self::Hooks {
-        &self.hooks
-    }
-    fn async_hooks(&self) -> &() {
-        &()
-    }
-    fn operation_name(&self) -> Option<&str> {
-        self.operation
-    }
-    fn rng(&self) -> FastRng {
-        self.seed.map_or_else(FastRng::new, FastRng::seeded)
-    }
-    fn captures_timeline(&self) -> bool {
-        false
-    }
-}
-
-impl<C, R, H, S, K, Rt> AsyncSite<C, R, Rt> for Site<'_, C, R, H, S, K>
-where
-    H: Hooks,
-    S: Slot<Rt, Value: AsyncSleeper>,
-    K: Slot<Rt, Value: Clock>,
-{
-    type Sleeper = S::Value;
-    type Clock = K::Value;
-
-    fn sleeper<'b>(&'b self, runtime: &'b Rt) -> &'b S::Value {
-        self.sleeper.resolve(runtime)
-    }
-    fn clock<'b>(&'b self, runtime: &'b Rt) -> &'b K::Value {
-        self.clock.resolve(runtime)
-    }
 }

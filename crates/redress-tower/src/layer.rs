@@ -18,7 +18,7 @@ use tower::{Layer, Service};
 
 use crate::clone::{ByClone, CloneRequest};
 use crate::error::Error;
-use crate::site::{Exhausted, NotRetried, Site};
+use redress_http::client::{Exhausted, NotRetried, Site, single_attempt};
 
 /// The future of a [`Redress`] service: boxed, so the type can be named in
 /// `Service::Future` (it holds the whole retry loop, whose future type
@@ -141,13 +141,7 @@ impl<C: Clone, R: Clone> RedressLayer<C, R> {
     pub fn new(policy: Policy<C, R>) -> Self {
         // The policy was valid and one attempt is valid: this builds. Were
         // it ever refused, such requests would still be sent once.
-        let once = policy
-            .to_builder()
-            .max_attempts(1)
-            .classifier(NotRetried(policy.classifier().clone()))
-            .result_classifier(NotRetried(policy.result_classifier().clone()))
-            .build()
-            .ok();
+        let once = single_attempt(&policy);
         RedressLayer {
             config: Config {
                 policy,

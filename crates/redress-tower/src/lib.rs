@@ -92,11 +92,10 @@ mod classify;
 mod clone;
 mod error;
 mod layer;
-mod site;
 
 pub use classify::{TransportClassifier, classifier};
 pub use clone::{ByClone, CloneRequest, EmptyBody};
 pub use error::Error;
 pub use layer::{NoResponseAsError, NoResponseAsResponse, Redress, RedressLayer, ResponseFuture};
 pub use redress_http::NoResponse;
-pub use site::NOT_RETRIED;
+pub use redress_http::client::NOT_RETRIED;
