@@ -128,8 +128,10 @@ pub(crate) fn free_port() -> Result<u16, Error> {
     let state = RandomState::new();
     let span = u64::from(SERVER_PORTS.end - SERVER_PORTS.start);
     for attempt in 0..64u64 {
-        let offset = u16::try_from(state.hash_one(attempt) % span).unwrap_or(0);
-        let port = SERVER_PORTS.start + offset;
+        let offset = state.hash_one(attempt).checked_rem(span).unwrap_or(0);
+        let port = SERVER_PORTS
+            .start
+            .saturating_add(u16::try_from(offset).unwrap_or(0));
         if TcpListener::bind((HOST, port)).is_ok() {
             return Ok(port);
         }
