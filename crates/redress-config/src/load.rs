@@ -42,7 +42,14 @@ pub(crate) mod codes {
     pub(crate) const MISSING_KEY: &str = "E107";
     pub(crate) const BAD_NESTING: &str = "E108";
     pub(crate) const NO_POLICIES: &str = "E109";
+    pub(crate) const UNKNOWN_REFERENCE: &str = "E110";
+    pub(crate) const BAD_STORE: &str = "E111";
+    pub(crate) const STORE_SETTING_WITHOUT_STORE: &str = "E112";
 }
+
+mod shared;
+
+pub(crate) use shared::Declarations;
 
 /// The keys of a policy.
 pub(crate) const POLICY_KEYS: [&str; 10] = [
@@ -297,6 +304,7 @@ pub struct Document {
     single: bool,
     entries: Vec<Entry>,
     index: BTreeMap<String, Spans>,
+    shared: Declarations,
 }
 
 impl Document {
@@ -360,6 +368,7 @@ impl Document {
             single,
             entries,
             index: walker.index,
+            shared: walker.shared,
         })
     }
 
@@ -546,6 +555,8 @@ struct Walker<'t> {
     dialect: Dialect,
     problems: Vec<Diagnostic>,
     index: BTreeMap<String, Spans>,
+    /// `[breakers.NAME]` and `[budgets.NAME]`, read before the policies.
+    shared: Declarations,
 }
 
 /// How deep `fallback`s may nest before loading stops descending. Core
@@ -569,6 +580,7 @@ impl<'t> Walker<'t> {
             dialect,
             problems: Vec::new(),
             index: BTreeMap::new(),
+            shared: Declarations::default(),
         }
     }
 
@@ -935,7 +947,7 @@ impl<'t> Walker<'t> {
             );
         };
         for (key, node) in top {
-            if key == "policies" {
+            if matches!(key.as_str(), "policies" | "breakers" | "budgets") {
                 continue;
             }
             let help = if POLICY_KEYS.contains(&key.as_str()) {
@@ -954,6 +966,7 @@ impl<'t> Walker<'t> {
                 true,
             );
         }
+        self.declarations(top);
         let Some(named) = self.table(policies, "policies", "a table of policies") else {
             return (false, Vec::new());
         };
@@ -1040,10 +1053,26 @@ impl<'t> Walker<'t> {
             });
         }
         if let Some(node) = self.find(entries, "budget") {
-            config.budget = self.budget(node, &join_path(path, "budget"));
+            let budget_path = join_path(path, "budget");
+            if let (Value::String(_), Dialect::Config) = (&node.value, self.dialect) {
+                if let Some((budget, r)) = self.budget_ref(node, &budget_path) {
+                    config.budget = Some(budget);
+                    config.shared_budget = Some(r);
+                }
+            } else {
+                config.budget = self.budget(node, &budget_path);
+            }
         }
         if let Some(node) = self.find(entries, "circuit_breaker") {
-            config.circuit_breaker = self.breaker(node, &join_path(path, "circuit_breaker"));
+            let breaker_path = join_path(path, "circuit_breaker");
+            if let (Value::String(_), Dialect::Config) = (&node.value, self.dialect) {
+                if let Some((breaker, r)) = self.breaker_ref(node, &breaker_path) {
+                    config.circuit_breaker = Some(breaker);
+                    config.shared_breaker = Some(r);
+                }
+            } else {
+                config.circuit_breaker = self.breaker(node, &breaker_path);
+            }
         }
         config
     }

@@ -17,6 +17,7 @@ use redress_core::backoff::{
 use redress_core::{CircuitBreaker, ErrorClass, Policy, RatioBudget};
 
 use crate::duration::format_duration;
+use crate::shared::SharedRef;
 
 /// One retry policy as data: the envelope, the strategies, and optionally a
 /// retry budget and a circuit breaker. How failures are classified is not
@@ -66,6 +67,13 @@ pub struct PolicyConfig {
     pub budget: Option<BudgetConfig>,
     /// A circuit breaker (`circuit_breaker`).
     pub circuit_breaker: Option<BreakerConfig>,
+    /// Set when `budget` names a declared budget (`budget = "NAME"`):
+    /// which one. `budget` then holds its settings.
+    pub shared_budget: Option<SharedRef>,
+    /// Set when `circuit_breaker` names a declared breaker
+    /// (`circuit_breaker = "NAME"`): which one. `circuit_breaker` then
+    /// holds its settings.
+    pub shared_breaker: Option<SharedRef>,
 }
 
 impl Default for PolicyConfig {
@@ -81,6 +89,8 @@ impl Default for PolicyConfig {
             strategies: BTreeMap::new(),
             budget: None,
             circuit_breaker: None,
+            shared_budget: None,
+            shared_breaker: None,
         }
     }
 }

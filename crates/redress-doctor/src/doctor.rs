@@ -187,7 +187,15 @@ pub fn run(target: &Target, options: &DoctorOptions, out: &mut String) -> Status
             }
         })
         .collect();
-    let failed = checked.iter().any(|c| c.failed(options.deny_warnings));
+    // Findings about the file's declarations as a whole (a shared breaker
+    // or budget no policy names), when the whole file is checked.
+    let shared = match &target.name {
+        None => in_file_order(doc.lint_shared().allow(&allow)),
+        Some(_) => Report::new(Vec::new()),
+    };
+    let shared_failed =
+        shared.has_errors() || (options.deny_warnings && shared.warnings().next().is_some());
+    let failed = shared_failed || checked.iter().any(|c| c.failed(options.deny_warnings));
     let status = if failed {
         Status::Failed
     } else {
@@ -200,7 +208,7 @@ pub fn run(target: &Target, options: &DoctorOptions, out: &mut String) -> Status
             "ok": !failed,
             "exit_code": status.code(),
             "error": null,
-            "diagnostics": [],
+            "diagnostics": shared.diagnostics.iter().map(diagnostic_json).collect::<Vec<_>>(),
             "policies": policies,
         });
         push_json(out, &report);
@@ -210,6 +218,10 @@ pub fn run(target: &Target, options: &DoctorOptions, out: &mut String) -> Status
                 out.push('\n');
             }
             policy_text(out, c, options, &file, &text);
+        }
+        for d in &shared.diagnostics {
+            out.push('\n');
+            diagnostic(out, d, &file, &text);
         }
         if checked.len() > 1 {
             let failures = checked

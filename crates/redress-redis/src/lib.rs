@@ -67,6 +67,7 @@
 //!
 //! | feature | default | enables |
 //! |---|---|---|
+//! | `config` | no | [`ConfigResolver`]: builds the `store = "redis://..."` breakers and budgets that redress-config files declare |
 //! | `tracing` | no | every [`FleetEvent`] as a `tracing` event (target `redress_redis`) |
 //!
 //! # Minimum supported Rust version
@@ -92,6 +93,8 @@
 mod backlog;
 mod breaker;
 mod budget;
+#[cfg(feature = "config")]
+mod config;
 mod error;
 mod event;
 mod scripts;
@@ -99,6 +102,9 @@ mod store;
 
 pub use breaker::{FleetBreaker, FleetBreakerBuilder};
 pub use budget::{FleetBudget, FleetBudgetBuilder};
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use config::ConfigResolver;
 pub use error::{FleetError, StoreError, StoreErrorKind};
 pub use event::{FleetEvent, OnStoreError};
 pub use store::{FleetStore, FleetStoreBuilder};
