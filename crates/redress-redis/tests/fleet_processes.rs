@@ -380,6 +380,9 @@ async fn child() {
             .failure_threshold(env("FLEET_THRESHOLD"))
             .recovery_timeout(Duration::from_millis(env("FLEET_RECOVERY_MS")))
             .sync_interval(sync)
+            // Long enough that a slow machine never lets the probe's token
+            // lapse while the test holds the probe.
+            .probe_lease(Duration::from_secs(30))
             .build(&store)
             .unwrap(),
     );

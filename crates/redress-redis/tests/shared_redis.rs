@@ -62,6 +62,7 @@ async fn failures_spread_over_replicas_open_the_fleet_breaker() {
                 .failure_threshold(6)
                 .recovery_timeout(Duration::from_millis(500))
                 .sync_interval(Duration::from_millis(50))
+                .probe_lease(Duration::from_secs(30))
                 .build(&store(&url, &prefix))
                 .unwrap()
         })
@@ -160,4 +161,62 @@ async fn replicas_share_one_budget() {
         replicas.iter().all(|r| r.fleet_room() <= 0)
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_whose_process_dies_frees_the_slot_after_its_lease() {
+    let Some(url) = redress_test_services::redis_url() else {
+        return;
+    };
+    let prefix = prefix("lease");
+    let replica = || {
+        FleetBreaker::builder("upstream")
+            .failure_threshold(1)
+            .recovery_timeout(Duration::from_millis(200))
+            .sync_interval(Duration::from_millis(50))
+            .probe_lease(Duration::from_millis(500))
+            .build(&store(&url, &prefix))
+            .unwrap()
+    };
+    let (dying, survivor) = (replica(), replica());
+    eventually("first syncs", || {
+        dying.store_available() && survivor.store_available()
+    })
+    .await;
+    let now = Duration::from_secs(1);
+    fail(&dying, now);
+    eventually("open everywhere", || {
+        survivor.state() != CircuitState::Closed
+    })
+    .await;
+    // The dying replica (the only one with calls) takes the probe, then
+    // goes away mid-probe.
+    let mut probe = None;
+    for _ in 0..2000 {
+        if let Ok(admission) = dying.acquire(now) {
+            probe = Some(admission);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(probe.expect("a probe within 20 s").probe);
+    drop(dying);
+    assert_eq!(
+        survivor.acquire(now).unwrap_err().state,
+        CircuitState::HalfOpen,
+        "the probe's token is still taken"
+    );
+    // Once its lease runs out, the survivor probes, and closes the breaker.
+    let mut admitted = None;
+    for _ in 0..2000 {
+        if let Ok(admission) = survivor.acquire(now) {
+            admitted = Some(admission);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let admission = admitted.expect("the slot freed within 20 s");
+    assert!(admission.probe);
+    let closed = survivor.record(&admission, CallResult::Success, now);
+    assert_eq!(closed.map(|t| t.to), Some(CircuitState::Closed));
 }
