@@ -88,6 +88,11 @@ const SCENARIOS: &[(&str, &str, &str)] = &[
         "7. A reqwest call through a retry middleware, loopback",
         "One GET answered 200 by a scripted server on loopback (its own thread), the body read, through a `reqwest_middleware` client with each middleware, and through reqwest alone. Allocations count the whole process, the server's included: compare with the direct call.",
     ),
+    (
+        "8-fleet-breaker-closed",
+        "8. Fleet breaker (Redis), closed: admit + record success, one thread",
+        "The local breaker and redress-redis's FleetBreaker (no Redis on this path). The bench also prints Redis commands per call at 1000 calls a second when REDRESS_REDIS_URL is set.",
+    ),
 ];
 
 /// The crates whose versions the report lists.

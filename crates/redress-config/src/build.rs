@@ -7,8 +7,8 @@ use std::sync::Arc;
 use redress_core::breaker::CircuitBreakerBuilder;
 use redress_core::budget::RatioBudgetBuilder;
 use redress_core::{
-    CircuitBreaker, ConfigError, ErrorClassifier, NoResultClassifier, Policy, PolicyBuilder,
-    RatioBudget, RollingBudget,
+    Budget, CircuitBreaker, ConfigError, ErrorClassifier, NoResultClassifier, Policy,
+    PolicyBuilder, RatioBudget, RollingBudget,
 };
 
 use crate::diagnostic::Report;
@@ -46,6 +46,28 @@ pub enum BuildError {
     /// refuses, so a config gets this only through the
     /// [`PolicyBuilder`] it was given, not from [`PolicyConfig::build`].
     Engine(ConfigError),
+    /// The policy names a declared breaker or budget (`circuit_breaker =
+    /// "NAME"`): build it with a [`SharedState`](crate::SharedState), which
+    /// gives every policy naming it the same one.
+    NeedsSharedState {
+        /// The declaration's name.
+        name: String,
+    },
+    /// A declaration has a `store`, and the [`SharedState`](crate::SharedState)
+    /// has no resolver to build it with.
+    NoResolver {
+        /// The declaration's name.
+        name: String,
+        /// Its store.
+        url: String,
+    },
+    /// The resolver could not build a declaration kept in a store.
+    Store {
+        /// The declaration's name.
+        name: String,
+        /// Why.
+        error: crate::shared::ResolveError,
+    },
 }
 
 /// The report, as [`Display`](fmt::Display) writes it.
@@ -73,6 +95,17 @@ impl fmt::Display for BuildError {
                 }
             }
             BuildError::Engine(e) => write!(f, "invalid retry policy: {e}"),
+            BuildError::NeedsSharedState { name } => write!(
+                f,
+                "the policy names the shared `{name}`: build it with a SharedState, so that every policy naming it shares one"
+            ),
+            BuildError::NoResolver { name, url } => write!(
+                f,
+                "`{name}` is kept in the store `{url}`, and no store resolver was given: use SharedState::with_resolver (redress_redis::ConfigResolver for redis://)"
+            ),
+            BuildError::Store { name, error } => {
+                write!(f, "cannot build the shared `{name}`: {error}")
+            }
         }
     }
 }
@@ -81,7 +114,10 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Engine(e) => Some(e),
-            BuildError::Invalid(_) => None,
+            BuildError::Store { error, .. } => Some(&**error),
+            BuildError::Invalid(_)
+            | BuildError::NeedsSharedState { .. }
+            | BuildError::NoResolver { .. } => None,
         }
     }
 }
@@ -182,6 +218,11 @@ impl PolicyConfig {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder(&self) -> Result<PolicyBuilder, BuildError> {
+        if let Some(r) = self.shared_breaker.as_ref().or(self.shared_budget.as_ref()) {
+            return Err(BuildError::NeedsSharedState {
+                name: r.name.clone(),
+            });
+        }
         let report = self.lint();
         if report.has_errors() {
             return Err(BuildError::Invalid(self.origin.place(report)));
@@ -240,6 +281,23 @@ fn ratio_builder(ratio: f64, min_per_second: u32, window: Duration) -> RatioBudg
         .ratio(ratio)
         .min_per_second(min_per_second)
         .window(window)
+}
+
+impl BudgetConfig {
+    /// The budget this config describes, kept in this process.
+    pub(crate) fn build_local(&self) -> Result<Arc<dyn Budget + Send + Sync>, ConfigError> {
+        Ok(match self {
+            BudgetConfig::Rolling {
+                max_retries,
+                window,
+            } => Arc::new(RollingBudget::new(*max_retries, *window)?),
+            BudgetConfig::Ratio {
+                ratio,
+                min_per_second,
+                window,
+            } => Arc::new(ratio_builder(*ratio, *min_per_second, *window).build()?),
+        })
+    }
 }
 
 impl BreakerConfig {

@@ -114,6 +114,15 @@
 //! `window` 10s). Breakers: `failure_threshold` (5), `window` (60s),
 //! `recovery_timeout` (30s), `trip_on` (`TRANSIENT`, `SERVER_ERROR`),
 //! `class_thresholds` (none).
+//!
+//! # Shared breakers and budgets
+//!
+//! A file of `[policies.NAME]` may declare breakers and budgets once, as
+//! `[breakers.NAME]` and `[budgets.NAME]`, for policies to name
+//! (`circuit_breaker = "NAME"`, `budget = "NAME"`): two policies for one
+//! upstream then share one breaker. A declaration with `store =
+//! "redis://..."` is shared by the fleet, not only this process. Build such
+//! policies with a [`SharedState`]; see the [`shared`] module.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -126,6 +135,7 @@ mod export;
 pub mod lint;
 pub mod load;
 mod model;
+pub mod shared;
 mod source;
 mod suggest;
 mod tree;
@@ -140,5 +150,8 @@ pub use export::ExportError;
 pub use lint::{Lint, RULES, Rule};
 pub use load::{Document, Entry, Format, LoadError};
 pub use model::{BreakerConfig, BudgetConfig, ConfigFile, PolicyConfig, StrategyConfig};
+pub use shared::{
+    SharedBreaker, SharedBudget, SharedRef, SharedState, StoreConfig, StoreFallback, StoreResolver,
+};
 pub use source::{LineIndex, MAX_FILE_BYTES, SourceValue, read_file};
 pub use suggest::suggest;

@@ -60,6 +60,7 @@ impl Lint for PolicyConfig {
         let mut out = Vec::new();
         self.problems(|e| out.push(core_error(e)));
         View::of_config(self).warnings(&mut out);
+        crate::shared::warnings(self, &mut out);
         Report::new(out)
     }
 }
@@ -379,6 +380,18 @@ pub const RULES: &[Rule] = &[
         "a strategy nested where the engine cannot run it (found by the lint, like E0xx)",
     ),
     error("E109", "`[policies]` holds no policy"),
+    error(
+        "E110",
+        "a policy names a breaker or budget the file does not declare (with the nearest declared one)",
+    ),
+    error(
+        "E111",
+        "a declaration's `store` that is not a URL, or a `sync_interval` below 1ms",
+    ),
+    error(
+        "E112",
+        "`sync_interval` or `on_store_error` in a declaration without a `store`",
+    ),
     warning(
         "W001",
         "the deadline cannot fit even the first retry's minimum delay",
@@ -432,6 +445,18 @@ pub const RULES: &[Rule] = &[
     warning(
         "W021",
         "a strategy honours Retry-After, but a hint longer than the time left still makes the call sleep to its deadline",
+    ),
+    warning(
+        "W022",
+        "a declared breaker or budget that no policy names (found for the whole file)",
+    ),
+    warning(
+        "W023",
+        "a shared breaker's or budget's sync_interval longer than its window",
+    ),
+    warning(
+        "W024",
+        "a shared breaker's sync_interval at or above its recovery_timeout",
     ),
 ];
 

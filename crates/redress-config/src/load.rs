@@ -44,7 +44,14 @@ pub(crate) mod codes {
     pub(crate) const MISSING_KEY: &str = "E107";
     pub(crate) const BAD_NESTING: &str = "E108";
     pub(crate) const NO_POLICIES: &str = "E109";
+    pub(crate) const UNKNOWN_REFERENCE: &str = "E110";
+    pub(crate) const BAD_STORE: &str = "E111";
+    pub(crate) const STORE_SETTING_WITHOUT_STORE: &str = "E112";
 }
+
+mod shared;
+
+pub(crate) use shared::Declarations;
 
 /// The keys of a policy.
 pub(crate) const POLICY_KEYS: [&str; 10] = [
@@ -439,6 +446,8 @@ pub struct Document {
     problems: Vec<Diagnostic>,
     skipped: Vec<String>,
     source: Arc<SourceMap>,
+    /// `[breakers.NAME]` and `[budgets.NAME]`: what policies may share.
+    shared: Declarations,
 }
 
 /// The code of a syntax error, as [`Document::problems`] reports it.
@@ -597,6 +606,7 @@ impl Document {
             problems: in_line_order(syntax),
             skipped,
             source,
+            shared: walker.shared,
         })
     }
 
@@ -622,6 +632,7 @@ impl Document {
             problems: Vec::new(),
             skipped: Vec::new(),
             source,
+            shared: walker.shared,
         }
         .into_config_file()
     }
@@ -910,6 +921,8 @@ struct Walker {
     dialect: Dialect,
     problems: Vec<Diagnostic>,
     index: BTreeMap<String, Spans>,
+    /// `[breakers.NAME]` and `[budgets.NAME]`, read before the policies.
+    shared: Declarations,
 }
 
 /// How deep `fallback`s may nest before loading stops descending. Core
@@ -933,6 +946,7 @@ impl Walker {
             dialect,
             problems: Vec::new(),
             index: BTreeMap::new(),
+            shared: Declarations::default(),
         }
     }
 
@@ -1291,7 +1305,7 @@ impl Walker {
             return (true, vec![entry(None, String::new(), result)]);
         };
         for (key, node) in top {
-            if key == "policies" {
+            if matches!(key.as_str(), "policies" | "breakers" | "budgets") {
                 continue;
             }
             let help = if POLICY_KEYS.contains(&key.as_str()) {
@@ -1310,6 +1324,7 @@ impl Walker {
                 true,
             );
         }
+        self.declarations(top);
         let Some(named) = self.table(policies, "policies", "a table of policies") else {
             return (false, Vec::new());
         };
@@ -1384,10 +1399,26 @@ impl Walker {
             });
         }
         if let Some(node) = self.find(entries, "budget") {
-            config.budget = self.budget(node, &join_path(path, "budget"));
+            let budget_path = join_path(path, "budget");
+            if let (Value::String(_), Dialect::Config) = (&node.value, self.dialect) {
+                if let Some((budget, r)) = self.budget_ref(node, &budget_path) {
+                    config.budget = Some(budget);
+                    config.shared_budget = Some(r);
+                }
+            } else {
+                config.budget = self.budget(node, &budget_path);
+            }
         }
         if let Some(node) = self.find(entries, "circuit_breaker") {
-            config.circuit_breaker = self.breaker(node, &join_path(path, "circuit_breaker"));
+            let breaker_path = join_path(path, "circuit_breaker");
+            if let (Value::String(_), Dialect::Config) = (&node.value, self.dialect) {
+                if let Some((breaker, r)) = self.breaker_ref(node, &breaker_path) {
+                    config.circuit_breaker = Some(breaker);
+                    config.shared_breaker = Some(r);
+                }
+            } else {
+                config.circuit_breaker = self.breaker(node, &breaker_path);
+            }
         }
         config
     }

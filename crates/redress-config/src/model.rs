@@ -18,6 +18,7 @@ use redress_core::{CircuitBreaker, ErrorClass, Policy, RatioBudget};
 
 use crate::duration::format_duration;
 use crate::load::Origin;
+use crate::shared::SharedRef;
 
 /// One retry policy as data: the envelope, the strategies, and optionally a
 /// retry budget and a circuit breaker. How failures are classified is not
@@ -70,6 +71,13 @@ pub struct PolicyConfig {
     /// Where it was loaded from, for errors building it: not part of what
     /// the policy is (equality ignores it).
     pub(crate) origin: Origin,
+    /// Set when `budget` names a declared budget (`budget = "NAME"`):
+    /// which one. `budget` then holds its settings.
+    pub shared_budget: Option<SharedRef>,
+    /// Set when `circuit_breaker` names a declared breaker
+    /// (`circuit_breaker = "NAME"`): which one. `circuit_breaker` then
+    /// holds its settings.
+    pub shared_breaker: Option<SharedRef>,
 }
 
 impl Default for PolicyConfig {
@@ -86,6 +94,8 @@ impl Default for PolicyConfig {
             budget: None,
             circuit_breaker: None,
             origin: Origin::default(),
+            shared_budget: None,
+            shared_breaker: None,
         }
     }
 }

@@ -23,9 +23,16 @@ strategies.RATE_LIMIT = { kind = "retry_after_or", fallback = { kind = "decorrel
 "#;
 
 /// The rules a lint reports (not those of loading, `E1xx`, except the
-/// nesting, which core's validation finds).
+/// nesting, which core's validation finds; nor `W022`, about a whole file:
+/// `shared_declarations.rs` covers it).
 fn is_lint_rule(code: &str) -> bool {
-    !code.starts_with("E1") || code == "E108"
+    (!code.starts_with("E1") || code == "E108") && code != "W022"
+}
+
+/// The sane policy as `[policies.p]`, after `declarations`, with `extra`
+/// lines in the policy.
+fn sane_sharing(declarations: &str, extra: &str) -> String {
+    format!("{declarations}\n[policies.p]\n{SANE}{extra}\n")
 }
 
 fn config(text: &str) -> PolicyConfig {
@@ -254,6 +261,28 @@ fn cases() -> Vec<Case> {
                 "stop_when_retry_after_exceeds_deadline = false",
             ),
             SANE.to_owned(),
+        ),
+        case(
+            "W023",
+            sane_sharing(
+                "[breakers.up]\nwindow = \"1s\"\nstore = \"redis://127.0.0.1:6379\"\nsync_interval = \"2s\"",
+                "circuit_breaker = \"up\"",
+            ),
+            sane_sharing(
+                "[breakers.up]\nwindow = \"10s\"\nstore = \"redis://127.0.0.1:6379\"\nsync_interval = \"2s\"",
+                "circuit_breaker = \"up\"",
+            ),
+        ),
+        case(
+            "W024",
+            sane_sharing(
+                "[breakers.up]\nrecovery_timeout = \"1s\"\nstore = \"redis://127.0.0.1:6379\"",
+                "circuit_breaker = \"up\"",
+            ),
+            sane_sharing(
+                "[breakers.up]\nrecovery_timeout = \"1s\"\nstore = \"redis://127.0.0.1:6379\"\nsync_interval = \"100ms\"",
+                "circuit_breaker = \"up\"",
+            ),
         ),
     ]
 }

@@ -266,9 +266,23 @@ pub fn run(
         out.write_all(text_out.as_bytes())?;
         text_out.clear();
     }
+    // Findings about the file's declarations as a whole (a shared breaker
+    // or budget no policy names), when the whole file is checked.
+    let shared = match &target.name {
+        None => doc.lint_shared().allow(&allow).in_file_order(),
+        Some(_) => Report::new(Vec::new()),
+    };
+    let shared_failed =
+        shared.has_errors() || (options.deny_warnings && shared.warnings().next().is_some());
+    if !options.json {
+        for d in &shared.diagnostics {
+            text_out.push('\n');
+            diagnostic(&mut text_out, d, &source, options.style);
+        }
+    }
     let status = if file_problem.is_some() {
         Status::Unusable
-    } else if failures > 0 {
+    } else if failures > 0 || shared_failed {
         Status::Failed
     } else {
         Status::Passed
@@ -279,7 +293,12 @@ pub fn run(
             "ok": status == Status::Passed,
             "exit_code": status.code(),
             "error": file_problem,
-            "diagnostics": doc.problems().iter().map(diagnostic_json).collect::<Vec<_>>(),
+            "diagnostics": doc
+                .problems()
+                .iter()
+                .chain(&shared.diagnostics)
+                .map(diagnostic_json)
+                .collect::<Vec<_>>(),
             "policies": policies,
             "not_checked": doc.skipped(),
         });

@@ -158,6 +158,7 @@
 //! | `postgres` | no | module [`postgres`]: SQLSTATEs to classes (one table), the classifier for `tokio_postgres` errors, `transaction(..)` that retries whole transactions (`redress-postgres`; no TLS) |
 //! | `postgres-blocking` | no | `postgres::blocking`: the same helper for the blocking `postgres` client |
 //! | `sqlx` | no | the classifier for `sqlx::Error` in module [`postgres`] (sqlx 0.9 needs Rust 1.94) |
+//! | `redis` | no | module [`redis`]: fleet-wide circuit breakers and retry budgets shared through Redis, no Redis on the hot path (`redress-redis`; redis-rs 1.x needs Rust 1.88); with `config`, the resolver for `store = "redis://..."` declarations |
 //!
 //! On docs.rs every feature is enabled; in a build without one, the links
 //! above to what it adds lead to docs.rs.
@@ -221,6 +222,10 @@
 #![cfg_attr(
     not(any(feature = "postgres", feature = "sqlx")),
     doc = "[`postgres`]: https://docs.rs/redress/latest/redress/postgres/index.html"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`redis`]: https://docs.rs/redress/latest/redress/redis/index.html"
 )]
 #![cfg_attr(
     not(feature = "sync"),
@@ -432,6 +437,32 @@ pub mod tonic {
 pub mod postgres {
     #[doc(inline)]
     pub use redress_postgres::*;
+}
+
+/// Fleet-wide circuit breakers and retry budgets, shared through Redis
+/// (`redress-redis`): each process keeps the local lock-free breaker as its
+/// fast path and syncs with Redis in the background. See `docs/fleet.md`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use redress::Policy;
+/// use redress::redis::{FleetBreaker, FleetStore};
+///
+/// // Building connects to nothing: the background sync does.
+/// let store = FleetStore::builder("redis://127.0.0.1:6379").build()?;
+/// let breaker = Arc::new(FleetBreaker::builder("payments").build(&store)?);
+/// let policy = Policy::quick().circuit_breaker(breaker).build()?;
+/// # let _ = policy;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis {
+    #[doc(inline)]
+    pub use redress_redis::*;
 }
 
 /// The traits and types most call sites need: `use redress::prelude::*;`.
