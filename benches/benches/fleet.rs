@@ -8,7 +8,9 @@
 //! 8b (printed, not timed). Redis commands per call at a steady load: one
 //! thread calls through a policy with a fleet breaker and a fleet budget at
 //! 1000 calls a second for 3 s, one call in ten failing once and retried,
-//! and the store's command count is divided by the calls.
+//! and the store's command count is divided by the calls. With
+//! `REDRESS_FLEET_OUT` set, the counts (calls, commands) go to that file
+//! for `cargo xtask bench`'s report.
 //!
 //! With `REDRESS_REDIS_URL` set (`cargo xtask services up`), both use that
 //! Redis. Without it, 8a builds the fleet breaker on a store where nothing
@@ -134,6 +136,12 @@ fn commands_per_call(runtime: &tokio::runtime::Runtime, url: &str) {
         }
     }
     let commands = store.commands() - before;
+    if let Some(path) = std::env::var_os("REDRESS_FLEET_OUT") {
+        let line = format!("{calls}\t{commands}\n");
+        if let Err(error) = std::fs::write(&path, line) {
+            println!("fleet: cannot write {}: {error}", path.to_string_lossy());
+        }
+    }
     println!(
         "fleet: steady load: {calls} calls in {:.1} s, {commands} Redis commands: {:.4} commands per call",
         start.elapsed().as_secs_f64(),

@@ -126,6 +126,7 @@ pub(crate) fn run(root: &Path, report_only: bool) -> Result<(), String> {
     let target = target_dir(root);
     let criterion = target.join("criterion");
     let footprint = criterion.join("redress-footprint.tsv");
+    let fleet = criterion.join("redress-fleet.tsv");
     if !report_only {
         for (group, _, _) in SCENARIOS {
             // Fresh results only: a library dropped from a scenario must
@@ -133,15 +134,22 @@ pub(crate) fn run(root: &Path, report_only: bool) -> Result<(), String> {
             let _ = fs::remove_dir_all(criterion.join(group));
         }
         let _ = fs::remove_file(&footprint);
+        let _ = fs::remove_file(&fleet);
         let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        println!("xtask: cargo bench -p {PACKAGE}");
-        let status = Command::new(cargo)
-            .args(["bench", "-p", PACKAGE])
-            .env("REDRESS_FOOTPRINT_OUT", &footprint)
-            .env("CRITERION_HOME", &criterion)
-            .current_dir(root)
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        // Scenario 8 counts the commands a fleet breaker and budget send to
+        // a real Redis.
+        let status = crate::services::with_services(root, crate::services::BY_BENCH, |vars| {
+            println!("xtask: cargo bench -p {PACKAGE}");
+            Command::new(cargo)
+                .args(["bench", "-p", PACKAGE])
+                .envs(vars.iter().map(|(k, v)| (k, v)))
+                .env("REDRESS_FOOTPRINT_OUT", &footprint)
+                .env("REDRESS_FLEET_OUT", &fleet)
+                .env("CRITERION_HOME", &criterion)
+                .current_dir(root)
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))
+        })??;
         if !status.success() {
             return Err("the benches failed".to_owned());
         }
@@ -152,6 +160,9 @@ pub(crate) fn run(root: &Path, report_only: bool) -> Result<(), String> {
     for (group, title, what) in SCENARIOS {
         let rows = read_group(&criterion, group, &footprints)?;
         scenario(&mut report, title, what, rows);
+        if *group == FLEET_GROUP {
+            fleet_commands(&mut report, &fleet);
+        }
     }
     let doc = root.join(DOC);
     let previous = fs::read_to_string(&doc).unwrap_or_default();
@@ -159,6 +170,37 @@ pub(crate) fn run(root: &Path, report_only: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", doc.display()))?;
     println!("xtask: wrote {}", doc.display());
     Ok(())
+}
+
+/// The scenario whose report adds the Redis commands per call.
+const FLEET_GROUP: &str = "8-fleet-breaker-closed";
+
+/// The line the fleet bench leaves (`calls`, `commands`, tab-separated),
+/// as a sentence under scenario 8.
+fn fleet_commands(out: &mut String, path: &Path) {
+    let counts = fs::read_to_string(path).ok().and_then(|text| {
+        let mut fields = text.split_whitespace().map(str::parse::<u64>);
+        match (fields.next(), fields.next()) {
+            (Some(Ok(calls)), Some(Ok(commands))) if calls > 0 => Some((calls, commands)),
+            _ => None,
+        }
+    });
+    match counts {
+        Some((calls, commands)) => {
+            #[allow(clippy::cast_precision_loss)]
+            let per_call = commands as f64 / calls as f64;
+            let _ = writeln!(
+                out,
+                "Redis commands per call at a steady 1000 calls a second (one call in ten failing once and retried, a fleet breaker and a fleet budget): {per_call:.4} ({commands} commands for {calls} calls).\n"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Redis commands per call: not measured in this run (the fleet bench needs `REDRESS_REDIS_URL`).\n"
+            );
+        }
+    }
 }
 
 /// Where cargo builds: `CARGO_TARGET_DIR` when set, else `<root>/target`.

@@ -28,6 +28,8 @@ usage: cargo xtask services up|down|env
 /// reuses them and stops them; those of `services up` are left running.
 const BY_UP: &str = "cargo xtask services up";
 const BY_TEST: &str = "cargo xtask test";
+/// `cargo xtask bench` runs its fleet scenario against the real Redis.
+pub(crate) const BY_BENCH: &str = "cargo xtask bench";
 
 fn state_dir(root: &Path) -> PathBuf {
     root.join("target").join("redress-services")
@@ -204,6 +206,26 @@ pub(crate) fn test(root: &Path, cargo_test: &[&str], extra: &[String]) -> u8 {
             1
         }
     }
+}
+
+/// Runs `f` with the services up and their URL variables
+/// (`REDRESS_PG_URL=...`), as `test` does for the test suite: started for
+/// it and stopped after, or reused (and left running) when `services up`
+/// started them.
+pub(crate) fn with_services<T>(
+    root: &Path,
+    started_by: &str,
+    f: impl FnOnce(&[(String, String)]) -> T,
+) -> Result<T, String> {
+    let (state, started) = up(root, started_by)?;
+    let owned = started || state.started_by == started_by;
+    let _guard = owned.then(|| Down(root.to_path_buf()));
+    let vars: Vec<(String, String)> = state
+        .services
+        .iter()
+        .map(|service| (service.service.url_var().to_owned(), service.url.clone()))
+        .collect();
+    Ok(f(&vars))
 }
 
 /// `cargo_test` followed by the caller's arguments; when those choose
