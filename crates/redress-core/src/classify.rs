@@ -14,7 +14,8 @@
 //! 2. `std::io::Error` kinds (with `std`): timeouts, resets, refused or
 //!    aborted connections, broken pipes and the like are `TRANSIENT`;
 //!    permission denied is `PERMISSION`; not found, invalid input or data and
-//!    unsupported are `PERMANENT`;
+//!    unsupported are `PERMANENT`; each with an `err` tag by kind
+//!    (`timeout`, `connect`, `reset`, ...: [`io_kind_classification`]);
 //! 3. status codes of types registered with
 //!    [`ErrorClassifier::with_status`] (they implement [`HasStatus`]),
 //!    mapped by [`class_for_status`]: 401 `AUTH`, 403 `PERMISSION`,
@@ -631,8 +632,8 @@ impl<L: StatusLookup> ErrorClassifier<L> {
         }
         #[cfg(feature = "std")]
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(class) = io_kind_class(io.kind()) {
-                return Some(class.into());
+            if let Some(c) = io_kind_classification(io.kind()) {
+                return Some(c);
             }
             // io::Error::source skips the wrapped error itself: look at it.
             if let Some(inner) = io.get_ref() {
@@ -721,32 +722,64 @@ fn status_classification(code: u16, retry_after: Option<Duration>) -> Option<Cla
     })
 }
 
-/// The class of an I/O error kind, when the kind says enough.
+/// The class of an I/O error kind, when the kind says enough (the class of
+/// [`io_kind_classification`]).
 #[cfg(feature = "std")]
 pub fn io_kind_class(kind: std::io::ErrorKind) -> Option<ErrorClass> {
+    io_kind_classification(kind).map(|c| c.class)
+}
+
+/// The classification of an I/O error kind, when the kind says enough: its
+/// class and a low-cardinality `err` tag, so events of an `io::Error` read
+/// `timeout` or `reset` rather than the type name `Error`. The built-in
+/// classifiers use it for every `io::Error` in a chain.
+///
+/// | kinds | class | tag |
+/// |---|---|---|
+/// | `TimedOut` | `TRANSIENT` | `timeout` |
+/// | `ConnectionRefused`, `HostUnreachable`, `NetworkUnreachable`, `NetworkDown`, `AddrNotAvailable` | `TRANSIENT` | `connect` |
+/// | `ConnectionReset`, `ConnectionAborted`, `NotConnected`, `BrokenPipe`, `UnexpectedEof` | `TRANSIENT` | `reset` |
+/// | `Interrupted`, `WouldBlock` | `TRANSIENT` | `interrupted` |
+/// | `AddrInUse`, `ResourceBusy` | `TRANSIENT` | `busy` |
+/// | `PermissionDenied` | `PERMISSION` | `permission_denied` |
+/// | `NotFound` | `PERMANENT` | `not_found` |
+/// | `InvalidInput`, `InvalidData` | `PERMANENT` | `invalid` |
+/// | `Unsupported` | `PERMANENT` | `unsupported` |
+/// | `AlreadyExists` | `PERMANENT` | `already_exists` |
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use redress_core::{io_kind_classification, ErrorClass};
+///
+/// let c = io_kind_classification(ErrorKind::ConnectionReset).unwrap();
+/// assert_eq!((c.class, c.tag), (ErrorClass::Transient, Some("reset")));
+/// assert!(io_kind_classification(ErrorKind::Other).is_none());
+/// ```
+#[cfg(feature = "std")]
+pub fn io_kind_classification(kind: std::io::ErrorKind) -> Option<Classification> {
     use std::io::ErrorKind as K;
-    match kind {
-        K::TimedOut
-        | K::ConnectionReset
-        | K::ConnectionAborted
-        | K::ConnectionRefused
-        | K::NotConnected
-        | K::BrokenPipe
-        | K::Interrupted
-        | K::WouldBlock
-        | K::UnexpectedEof
-        | K::AddrInUse
-        | K::AddrNotAvailable
+    let (class, tag) = match kind {
+        K::TimedOut => (ErrorClass::Transient, "timeout"),
+        K::ConnectionRefused
         | K::HostUnreachable
         | K::NetworkUnreachable
         | K::NetworkDown
-        | K::ResourceBusy => Some(ErrorClass::Transient),
-        K::PermissionDenied => Some(ErrorClass::Permission),
-        K::NotFound | K::InvalidInput | K::InvalidData | K::Unsupported | K::AlreadyExists => {
-            Some(ErrorClass::Permanent)
-        }
-        _ => None,
-    }
+        | K::AddrNotAvailable => (ErrorClass::Transient, "connect"),
+        K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::BrokenPipe
+        | K::UnexpectedEof => (ErrorClass::Transient, "reset"),
+        K::Interrupted | K::WouldBlock => (ErrorClass::Transient, "interrupted"),
+        K::AddrInUse | K::ResourceBusy => (ErrorClass::Transient, "busy"),
+        K::PermissionDenied => (ErrorClass::Permission, "permission_denied"),
+        K::NotFound => (ErrorClass::Permanent, "not_found"),
+        K::InvalidInput | K::InvalidData => (ErrorClass::Permanent, "invalid"),
+        K::Unsupported => (ErrorClass::Permanent, "unsupported"),
+        K::AlreadyExists => (ErrorClass::Permanent, "already_exists"),
+        _ => return None,
+    };
+    Some(Classification::new(class).with_tag(tag))
 }
 
 /// `my_crate::errors::TimeoutError<T>` -> `TimeoutError`.
@@ -938,6 +971,37 @@ mod tests {
         assert_eq!(d.classify(&wrapped).class, ErrorClass::RateLimit);
         let plain = io::Error::other("no idea");
         assert_eq!(d.classify(&plain).class, ErrorClass::Unknown);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn io_errors_are_tagged_by_kind_not_by_type_name() {
+        use std::io;
+        let d = default_classifier();
+        let tag = |kind| d.classify(&io::Error::from(kind)).tag;
+        assert_eq!(tag(io::ErrorKind::TimedOut), Some("timeout"));
+        assert_eq!(tag(io::ErrorKind::ConnectionRefused), Some("connect"));
+        assert_eq!(tag(io::ErrorKind::BrokenPipe), Some("reset"));
+        assert_eq!(
+            tag(io::ErrorKind::PermissionDenied),
+            Some("permission_denied")
+        );
+        assert_eq!(tag(io::ErrorKind::NotFound), Some("not_found"));
+        // A kind that says nothing keeps no tag: events fall back to the
+        // type name.
+        assert_eq!(tag(io::ErrorKind::Other), None);
+        // Every kind with a class has a tag.
+        for kind in [
+            io::ErrorKind::Interrupted,
+            io::ErrorKind::AddrInUse,
+            io::ErrorKind::InvalidData,
+            io::ErrorKind::Unsupported,
+            io::ErrorKind::AlreadyExists,
+        ] {
+            let c = io_kind_classification(kind).unwrap();
+            assert!(c.tag.is_some(), "{kind:?}");
+            assert_eq!(io_kind_class(kind), Some(c.class));
+        }
     }
 
     #[test]

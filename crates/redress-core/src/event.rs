@@ -229,6 +229,35 @@ impl EventKind {
         }
     }
 
+    /// A short sentence for a log line's message: what happened, in words
+    /// (the name itself is a field of its own).
+    ///
+    /// ```
+    /// use redress_core::EventKind;
+    ///
+    /// assert_eq!(EventKind::Retry.describe(), "attempt failed, retrying");
+    /// ```
+    pub const fn describe(self) -> &'static str {
+        match self {
+            EventKind::Success => "call succeeded",
+            EventKind::Retry => "attempt failed, retrying",
+            EventKind::PermanentFail => "gave up: the failure is not retryable",
+            EventKind::DeadlineExceeded => "gave up: no time left before the deadline",
+            EventKind::MaxAttemptsExceeded => "gave up: attempt cap reached",
+            EventKind::MaxUnknownAttemptsExceeded => {
+                "gave up: cap on unclassified failures reached"
+            }
+            EventKind::NoStrategyConfigured => "gave up: no backoff for this class of failure",
+            EventKind::BudgetExhausted => "gave up: the retry budget is spent",
+            EventKind::Scheduled => "retry handed to a scheduler",
+            EventKind::Aborted => "call aborted",
+            EventKind::CircuitOpened => "circuit opened: shedding calls",
+            EventKind::CircuitHalfOpen => "circuit half-open: letting a probe through",
+            EventKind::CircuitClosed => "circuit closed: the probe succeeded",
+            EventKind::CircuitRejected => "call rejected: the circuit is open",
+        }
+    }
+
     /// Whether this is a circuit breaker event.
     pub const fn is_breaker_event(self) -> bool {
         matches!(

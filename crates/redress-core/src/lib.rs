@@ -117,13 +117,13 @@ pub use budget::{Budget, RatioBudget, RollingBudget};
 pub use class::{Cause, Classification, Details, ErrorClass, PerClass, UnknownClassError};
 #[allow(deprecated)]
 pub use classify::StatusCode;
-#[cfg(feature = "std")]
-pub use classify::io_kind_class;
 pub use classify::{
     Classifier, ConcurrencyError, DynErrors, ErrorClassifier, HasStatus, NoResultClassifier,
     PermanentError, RateLimitError, ResultClassifier, ServerError, StatusError, StatusLookup,
     StatusOf, class_for_status, default_classifier, strict_classifier,
 };
+#[cfg(feature = "std")]
+pub use classify::{io_kind_class, io_kind_classification};
 pub use engine::{Action, Attempt, Execution, PendingSleep, Report, ToOutcome, ToResult};
 pub use event::{CircuitState, Compact, Event, EventKind, FieldValue, LogFields, StopReason, Tags};
 pub use hooks::{

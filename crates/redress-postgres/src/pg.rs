@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::io;
 
-use redress_core::{Classification, ErrorClass, io_kind_class};
+use redress_core::{Classification, ErrorClass, io_kind_classification};
 
 use crate::classifier::chain;
 use crate::sqlstate::classify_sqlstate;
@@ -65,10 +65,9 @@ pub fn classify_pg_error(error: &tokio_postgres::Error) -> Classification {
         .find(|(prefix, ..)| description.starts_with(prefix));
     match kind {
         Some((_, class, tag)) => tagged(*class, tag),
-        None => match io_source(error).and_then(|io| io_kind_class(io.kind())) {
-            Some(class) => tagged(class, "io"),
-            None => tagged(ErrorClass::Unknown, "postgres"),
-        },
+        None => io_source(error)
+            .and_then(|io| io_kind_classification(io.kind()))
+            .unwrap_or_else(|| tagged(ErrorClass::Unknown, "postgres")),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Classifying `sqlx::Error`.
 
-use redress_core::{Classification, ErrorClass, io_kind_class};
+use redress_core::{Classification, ErrorClass, io_kind_classification};
 
 use crate::sqlstate::classify_sqlstate;
 
@@ -10,7 +10,7 @@ use crate::sqlstate::classify_sqlstate;
 /// |---|---|---|
 /// | `Database` with a SQLSTATE | the SQLSTATE table ([`sqlstate_class`](crate::sqlstate_class)), with the `sqlstate` detail | the SQLSTATE (`40001`), or its class (`08`) |
 /// | `Database` without one | `UNKNOWN` | `database` |
-/// | `Io` (talking to the server failed) | its I/O kind's class, `TRANSIENT` when the kind says nothing | `io` |
+/// | `Io` (talking to the server failed) | its I/O kind's class, `TRANSIENT` when the kind says nothing | its I/O kind's tag ([`io_kind_classification`](redress_core::io_kind_classification)), else `io` |
 /// | `PoolTimedOut` (no connection became free, or none could be opened, in time) | `TRANSIENT` | `pool_timeout` |
 /// | `PoolClosed` (the pool is shutting down) | `PERMANENT` | `pool_closed` |
 /// | `Configuration`, `InvalidArgument` | `PERMANENT` | `config` |
@@ -35,10 +35,9 @@ pub fn classify_sqlx_error(error: &sqlx::Error) -> Classification {
             Some(code) => classify_sqlstate(&code),
             None => tagged(ErrorClass::Unknown, "database"),
         },
-        E::Io(io) => tagged(
-            io_kind_class(io.kind()).unwrap_or(ErrorClass::Transient),
-            "io",
-        ),
+        E::Io(io) => {
+            io_kind_classification(io.kind()).unwrap_or_else(|| tagged(ErrorClass::Transient, "io"))
+        }
         E::PoolTimedOut => tagged(ErrorClass::Transient, "pool_timeout"),
         E::PoolClosed => tagged(ErrorClass::Permanent, "pool_closed"),
         E::Configuration(_) | E::InvalidArgument(_) => tagged(ErrorClass::Permanent, "config"),
@@ -63,7 +62,7 @@ mod tests {
     fn errors_without_a_server_answer() {
         let refused = sqlx::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
         let c = classify_sqlx_error(&refused);
-        assert_eq!((c.class, c.tag), (ErrorClass::Transient, Some("io")));
+        assert_eq!((c.class, c.tag), (ErrorClass::Transient, Some("connect")));
         let odd = sqlx::Error::Io(io::Error::other("odd"));
         assert_eq!(classify_sqlx_error(&odd).class, ErrorClass::Transient);
         let closed = classify_sqlx_error(&sqlx::Error::PoolClosed);

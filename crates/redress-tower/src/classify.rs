@@ -4,7 +4,8 @@ use std::error::Error as StdError;
 use std::io;
 
 use redress_core::{
-    Classification, Classifier, ErrorClass, ErrorClassifier, StatusLookup, strict_classifier,
+    Classification, Classifier, ErrorClass, ErrorClassifier, StatusLookup, io_kind_classification,
+    strict_classifier,
 };
 
 /// Longest `source()` chain walked (guards against cycles).
@@ -92,13 +93,13 @@ fn classify_link(link: &(dyn StdError + 'static)) -> Option<Classification> {
     }
     let io = link.downcast_ref::<io::Error>()?;
     match io.kind() {
-        io::ErrorKind::TimedOut => transient("timeout"),
-        io::ErrorKind::ConnectionRefused => transient("connect"),
-        io::ErrorKind::ConnectionReset
+        io::ErrorKind::TimedOut
+        | io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe
         | io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::NotConnected => transient("reset"),
+        | io::ErrorKind::NotConnected => io_kind_classification(io.kind()),
         _ => None,
     }
 }

@@ -180,6 +180,44 @@ fn giving_up_is_a_warning_with_the_stop_reason() {
     );
 }
 
+#[test]
+fn messages_are_words_hints_are_fields_and_seconds_are_clean() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let policy = Policy::builder()
+        .classifier(|_: &Reset| {
+            redress::Classification::new(ErrorClass::RateLimit)
+                .with_retry_after(Duration::from_millis(1500))
+        })
+        .strategy(redress::backoff::retry_after_or(constant(Duration::ZERO)).jitter(Duration::ZERO))
+        .max_attempts(2)
+        .build()
+        .unwrap();
+    let clock = ManualClock::new();
+    let site = policy.bind().clock(&clock).sleeper(|d| clock.advance(d));
+    let _ = tracing::subscriber::with_default(subscriber, || {
+        site.call(|| {
+            // An attempt that takes a time no float prints cleanly.
+            clock.advance(Duration::from_nanos(250_013_374));
+            Err::<(), _>(Reset)
+        })
+    });
+    let events = capture.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let retry = &events[0];
+    // The message says what happened; the name is the `event` field.
+    assert_eq!(retry.fields["message"], "attempt failed, retrying");
+    assert_eq!(retry.fields["event"], "retry");
+    assert_eq!(retry.fields["retry_after_s"], "1.5");
+    assert_eq!(retry.fields["delay_s"], "1.5");
+    assert_eq!(retry.fields["elapsed_s"], "0.250013");
+    let give_up = &events[1];
+    assert_eq!(give_up.fields["message"], "gave up: attempt cap reached");
+    assert_eq!(give_up.fields["elapsed_s"], "2.000026");
+    // The hint belongs to the retry, not to the give-up.
+    assert!(!give_up.fields.contains_key("retry_after_s"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn async_calls_are_instrumented_with_the_same_span() {
     let capture = Capture::default();
