@@ -299,14 +299,19 @@ impl fmt::Debug for dyn Breaker + Send + Sync {
 /// [`record_success`](Permit::record_success) or
 /// [`record_failure`](Permit::record_failure). Dropping it unrecorded
 /// cancels it, which frees the half-open probe slot.
+///
+/// `B` is the breaker: [`CircuitBreaker::try_acquire`] gives a permit of
+/// the concrete breaker (its calls are direct, no virtual dispatch);
+/// [`Permit::acquire`] takes any breaker, a trait object included, and
+/// `Permit<'_>` names a permit of a `dyn Breaker`.
 #[must_use = "a permit must be recorded (or dropped to cancel the call)"]
-pub struct Permit<'b> {
-    breaker: &'b (dyn Breaker + Send + Sync + 'b),
+pub struct Permit<'b, B: ?Sized + Breaker = dyn Breaker + Send + Sync + 'b> {
+    breaker: &'b B,
     admission: Admission,
     recorded: bool,
 }
 
-impl fmt::Debug for Permit<'_> {
+impl<B: ?Sized + Breaker> fmt::Debug for Permit<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("admission", &self.admission)
@@ -315,12 +320,10 @@ impl fmt::Debug for Permit<'_> {
     }
 }
 
-impl<'b> Permit<'b> {
+impl<'b, B: ?Sized + Breaker + 'b> Permit<'b, B> {
     /// Asks `breaker` to run a call at `now`.
-    pub fn acquire(
-        breaker: &'b (dyn Breaker + Send + Sync + 'b),
-        now: Duration,
-    ) -> Result<Self, Rejected> {
+    #[inline]
+    pub fn acquire(breaker: &'b B, now: Duration) -> Result<Self, Rejected> {
         breaker.acquire(now).map(|admission| Permit {
             breaker,
             admission,
@@ -339,11 +342,13 @@ impl<'b> Permit<'b> {
     }
 
     /// The call succeeded. Returns the transition it caused, if any.
+    #[inline]
     pub fn record_success(self, now: Duration) -> Option<Transition> {
         self.record(CallResult::Success, now)
     }
 
     /// The call failed with `class`. Returns the transition it caused, if any.
+    #[inline]
     pub fn record_failure(self, class: ErrorClass, now: Duration) -> Option<Transition> {
         self.record(CallResult::Failure(class), now)
     }
@@ -354,13 +359,15 @@ impl<'b> Permit<'b> {
     }
 
     /// Records `result` (once).
+    #[inline]
     pub fn record(mut self, result: CallResult, now: Duration) -> Option<Transition> {
         self.recorded = true;
         self.breaker.record(&self.admission, result, now)
     }
 }
 
-impl Drop for Permit<'_> {
+impl<B: ?Sized + Breaker> Drop for Permit<'_, B> {
+    #[inline]
     fn drop(&mut self) {
         if !self.recorded {
             // Dropped without a record (a panic, a dropped future): the call
@@ -507,10 +514,12 @@ impl CircuitBreaker {
     /// passed, then the first caller becomes the half-open probe (its
     /// permit's [`transition`](Permit::transition) says so). Half-open:
     /// admitted as the probe only if no probe is in flight.
-    pub fn try_acquire(&self, now: Duration) -> Result<Permit<'_>, Rejected> {
+    #[inline]
+    pub fn try_acquire(&self, now: Duration) -> Result<Permit<'_, Self>, Rejected> {
         Permit::acquire(self, now)
     }
 
+    #[inline]
     fn admit(&self, now: Duration) -> Result<Admission, Rejected> {
         let mut word = self.word.load(Ordering::Acquire);
         // The probe's cycle, taken once it is needed.
@@ -712,10 +721,12 @@ impl CircuitBreaker {
 }
 
 impl Breaker for CircuitBreaker {
+    #[inline]
     fn acquire(&self, now: Duration) -> Result<Admission, Rejected> {
         self.admit(now)
     }
 
+    #[inline]
     fn record(
         &self,
         admission: &Admission,
@@ -1041,7 +1052,7 @@ mod tests {
 
     /// Trips `b`, admits a probe, resets, trips again and admits the
     /// current cycle's probe: returns (stale probe, current probe).
-    fn two_cycles(b: &CircuitBreaker) -> (Permit<'_>, Permit<'_>) {
+    fn two_cycles(b: &CircuitBreaker) -> (Permit<'_, CircuitBreaker>, Permit<'_, CircuitBreaker>) {
         fail(b, ErrorClass::Transient, s(0));
         let stale = b.try_acquire(s(30)).unwrap();
         assert!(stale.is_probe());
