@@ -180,7 +180,9 @@ impl Budget for RollingBudget {
         if self.max_retries == 0 {
             return false;
         }
-        withdraw(&self.spent, now, |_| self.max_retries)
+        withdraw(&self.spent, self.spent.epoch(now), |spent| {
+            spent <= self.max_retries
+        })
     }
 
     fn remaining(&self, now: Duration) -> Option<u64> {
@@ -196,19 +198,21 @@ impl Budget for RollingBudget {
     }
 }
 
-/// Counts a withdrawal in `spent` and keeps it if the window seen from `now`
-/// holds no more than `cap(now)`; otherwise takes it back and refuses.
-fn withdraw(spent: &Window, now: Duration, cap: impl FnOnce(Duration) -> u64) -> bool {
+/// Counts a withdrawal in `spent` at `reading` (from [`Window::epoch`]) and
+/// keeps it if `within` accepts the total the window then holds; otherwise
+/// takes it back and refuses.
+#[inline]
+fn withdraw(spent: &Window, reading: u64, within: impl FnOnce(u64) -> bool) -> bool {
     // A full bucket (`u32::MAX` withdrawals) cannot count one more: refuse.
-    let Some(epoch) = spent.add(now) else {
+    let Some(epoch) = spent.add_at(reading) else {
         return false;
     };
     // Orders this withdrawal's count before its look at the others', and
     // the looks of all withdrawals in one total order: of two racing
     // withdrawals, the later one to pass the fence sees the other's count.
     fence(Ordering::SeqCst);
-    match spent.sum_exact(now) {
-        Some(total) if total <= cap(now) => true,
+    match spent.sum_exact_at(reading) {
+        Some(total) if within(total) => true,
         _ => {
             spent.remove(epoch);
             false
@@ -287,7 +291,14 @@ impl RatioBudget {
     }
 
     fn allowance(&self, now: Duration) -> u64 {
-        let earned = self.calls.sum(now) as f64 * self.ratio;
+        self.allowance_at(self.calls.epoch(now))
+    }
+
+    /// The allowance at a reading of either window (they have one length,
+    /// so one geometry).
+    #[inline]
+    fn allowance_at(&self, reading: u64) -> u64 {
+        let earned = self.calls.sum_at(reading) as f64 * self.ratio;
         // `earned` is finite and non-negative; `as` saturates.
         self.reserve.saturating_add(earned as u64)
     }
@@ -299,7 +310,11 @@ impl Budget for RatioBudget {
     }
 
     fn try_withdraw(&self, now: Duration) -> bool {
-        withdraw(&self.retries, now, |now| self.allowance(now))
+        let reading = self.retries.epoch(now);
+        // Within the floor, the calls need not be counted.
+        withdraw(&self.retries, reading, |retries| {
+            retries <= self.reserve || retries <= self.allowance_at(reading)
+        })
     }
 
     fn remaining(&self, now: Duration) -> Option<u64> {

@@ -136,7 +136,8 @@ fn count_of(word: u64) -> u64 {
 /// Whether `word` holds `stamp`'s count of `epoch`'s bucket.
 #[inline]
 fn holds(word: u64, epoch: u64, stamp: u8) -> bool {
-    tag_of(word) == tag(epoch) && stamp_of(word) == stamp
+    // Tag and stamp in one comparison: they are the word's upper half.
+    word >> STAMP_SHIFT == (tag(epoch) << (TAG_SHIFT - STAMP_SHIFT)) | u64::from(stamp)
 }
 
 /// What became of an event counted with a stamp.
@@ -211,8 +212,11 @@ impl Window {
         }
     }
 
+    /// The epoch of the bucket `now` falls in: the *reading* the `_at`
+    /// methods take, so windows of one length (a budget's calls and
+    /// retries) divide once per operation, not once per window.
     #[inline]
-    fn epoch(&self, now: Duration) -> u64 {
+    pub(crate) fn epoch(&self, now: Duration) -> u64 {
         duration_to_nanos(now).checked_div(self.width).unwrap_or(0)
     }
 
@@ -281,7 +285,13 @@ impl Window {
     /// (for [`Window::remove`]), or `None` if its bucket is full
     /// (`u32::MAX` events) and it could not be counted.
     pub(crate) fn add(&self, now: Duration) -> Option<u64> {
-        match self.add_stamped(now, 0, || true) {
+        self.add_at(self.epoch(now))
+    }
+
+    /// [`Window::add`] at a reading from [`Window::epoch`].
+    #[inline]
+    pub(crate) fn add_at(&self, reading: u64) -> Option<u64> {
+        match self.add_stamped_at(reading, 0, || true) {
             Counted::At(epoch) => Some(epoch),
             Counted::Full | Counted::Stale => None,
         }
@@ -297,7 +307,10 @@ impl Window {
         stamp: u8,
         current: impl Fn() -> bool,
     ) -> Counted {
-        let reading = self.epoch(now);
+        self.add_stamped_at(self.epoch(now), stamp, current)
+    }
+
+    fn add_stamped_at(&self, reading: u64, stamp: u8, current: impl Fn() -> bool) -> Counted {
         loop {
             let latest = self.settle();
             if reading > latest {
@@ -364,7 +377,13 @@ impl Window {
     /// more than the kept history is answered as of the oldest bucket
     /// kept.
     pub(crate) fn sum(&self, now: Duration) -> u64 {
-        self.view(self.epoch(now), 0, false).unwrap_or(0)
+        self.sum_at(self.epoch(now))
+    }
+
+    /// [`Window::sum`] at a reading from [`Window::epoch`].
+    #[inline]
+    pub(crate) fn sum_at(&self, reading: u64) -> u64 {
+        self.view(reading, 0, false).unwrap_or(0)
     }
 
     /// [`Window::sum`] of the cycle stamped `stamp`.
@@ -375,8 +394,15 @@ impl Window {
     /// The events counted in the window seen from `now`, or `None` if
     /// `now` lags the newest reading by more than the kept history, so the
     /// buckets it needs may be gone.
+    #[cfg(test)]
     pub(crate) fn sum_exact(&self, now: Duration) -> Option<u64> {
-        self.view(self.epoch(now), 0, true)
+        self.sum_exact_at(self.epoch(now))
+    }
+
+    /// [`Window::sum_exact`] at a reading from [`Window::epoch`].
+    #[inline]
+    pub(crate) fn sum_exact_at(&self, reading: u64) -> Option<u64> {
+        self.view(reading, 0, true)
     }
 
     fn view(&self, reading: u64, stamp: u8, exact: bool) -> Option<u64> {
@@ -393,13 +419,19 @@ impl Window {
             };
             let first = epoch.saturating_sub(self.buckets);
             let mut total = 0u64;
-            if first <= latest {
-                // At most `SLOTS` buckets: `first > latest - SLOTS`.
-                for bucket in first..=latest {
+            if let Some(span) = latest.checked_sub(first) {
+                // At most `SLOTS` buckets (`first > latest - SLOTS`), each
+                // below 2^32: the sum cannot overflow. Branch-free, on the
+                // hot path of every budget and breaker reading.
+                for k in 0..span.min(SLOT_MASK).wrapping_add(1) {
+                    let bucket = first.wrapping_add(k);
                     let word = self.slot(bucket).load(Ordering::Acquire);
-                    if holds(word, bucket, stamp) {
-                        total = total.saturating_add(count_of(word));
-                    }
+                    let count = if holds(word, bucket, stamp) {
+                        count_of(word)
+                    } else {
+                        0
+                    };
+                    total = total.wrapping_add(count);
                 }
             }
             // A move of `latest` during the pass took over the slots of the
