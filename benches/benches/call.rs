@@ -63,6 +63,9 @@ fn success_tokio(c: &mut Criterion) {
     g.bench_function(lib::REDRESS, |b| {
         on_tokio(b, &rt, || black_box(&libs).redress(&op))
     });
+    g.bench_function(lib::REDRESS_COARSE_CLOCK, |b| {
+        on_tokio(b, &rt, || black_box(&libs).redress_coarse_clock(&op, false))
+    });
     g.bench_function(lib::BACKON, |b| {
         on_tokio(b, &rt, || black_box(&libs).backon(&op))
     });
@@ -118,6 +121,9 @@ fn retries_tokio(c: &mut Criterion) {
     });
     g.bench_function(lib::REDRESS, |b| {
         on_tokio(b, &rt, || black_box(&libs).redress_instant(&op));
+    });
+    g.bench_function(lib::REDRESS_COARSE_CLOCK, |b| {
+        on_tokio(b, &rt, || black_box(&libs).redress_coarse_clock(&op, true));
     });
     g.bench_function(lib::BACKON, |b| {
         on_tokio(b, &rt, || black_box(&libs).backon_instant(&op));

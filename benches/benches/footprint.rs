@@ -257,6 +257,9 @@ fn on_tokio(f: &mut Footprint) {
     let g = group::SUCCESS_TOKIO;
     f.on_tokio(&rt, g, lib::DIRECT, n, || libs.direct(&ok));
     f.on_tokio(&rt, g, lib::REDRESS, n, || libs.redress(&ok));
+    f.on_tokio(&rt, g, lib::REDRESS_COARSE_CLOCK, n, || {
+        libs.redress_coarse_clock(&ok, false)
+    });
     f.on_tokio(&rt, g, lib::BACKON, n, || libs.backon(&ok));
     f.on_tokio(&rt, g, lib::BACKOFF, n, || libs.backoff(&ok));
     f.on_tokio(&rt, g, lib::TOKIO_RETRY, n, || libs.tokio_retry(&ok, 250));
@@ -271,6 +274,9 @@ fn on_tokio(f: &mut Footprint) {
     let g = group::RETRIES_TOKIO;
     f.on_tokio(&rt, g, lib::DIRECT, n, || libs.direct(&flaky));
     f.on_tokio(&rt, g, lib::REDRESS, n, || libs.redress_instant(&flaky));
+    f.on_tokio(&rt, g, lib::REDRESS_COARSE_CLOCK, n, || {
+        libs.redress_coarse_clock(&flaky, true)
+    });
     f.on_tokio(&rt, g, lib::BACKON, n, || libs.backon_instant(&flaky));
     f.on_tokio(&rt, g, lib::BACKOFF, n, || libs.backoff_instant(&flaky));
     f.on_tokio(&rt, g, lib::TOKIO_RETRY, slow, || {

@@ -168,6 +168,26 @@ impl Tokio {
         }
     }
 
+    /// redress reading the coarse clock ([`redress::CoarseClock`]) instead
+    /// of the system's, sleeping on tokio, or not at all when `instant`.
+    pub fn redress_coarse_clock<'a>(
+        &'a self,
+        op: &'a Script,
+        instant: bool,
+    ) -> impl Future<Output = Result<u32, RetryError<Flaky, u32>>> + 'a {
+        op.reset();
+        async move {
+            let site = self.redress.bind().clock(redress::CoarseClock);
+            if instant {
+                site.sleeper(InstantSleeper)
+                    .call_async(move || ready(op.attempt()))
+                    .await
+            } else {
+                site.call_async(move || ready(op.attempt())).await
+            }
+        }
+    }
+
     /// backon: `op.retry(builder)` (tokio sleeper).
     pub fn backon<'a>(&'a self, op: &'a Script) -> impl Future<Output = Result<u32, Flaky>> + 'a {
         op.reset();
