@@ -4,12 +4,13 @@
 //! Each subcommand runs one of them. `cargo xtask bench` runs the
 //! benchmarks against the peers and writes `docs/benchmarks.md`;
 //! `cargo xtask services` starts and stops the PostgreSQL and Redis the
-//! tests run against.
+//! tests run against; `cargo xtask fuzz` fuzzes the parsers.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod doctests;
+mod fuzz;
 mod services;
 
 use std::env;
@@ -34,10 +35,16 @@ tasks:
             features, and the facade's alone; rustdoc warnings denied
   benches   compile the benchmarks (cargo bench --no-run), so they never rot
   loom      model-check the lock-free breaker and budget with loom
+  fuzz-short
+            each fuzz target for 15 s (what CI runs; see `fuzz`)
 
 other tasks:
   bench     run the benchmarks against the peers and write docs/benchmarks.md
             (a few minutes; `bench --report-only` rewrites it from the last run)
+  fuzz [--time SECS] [TARGET...]
+            fuzz the parsers (config TOML and JSON, durations, the doctor's
+            scenarios and scripts, Retry-After) with cargo-fuzz on nightly,
+            SECS each (default 60); installs nightly and cargo-fuzz if missing
   services up|down|env
             start PostgreSQL and Redis for the tests (installing them, as
             root), stop them, or print their `export REDRESS_*_URL=` lines
@@ -57,6 +64,7 @@ fn main() -> ExitCode {
             "docs-facade",
             "benches",
             "loom",
+            "fuzz-short",
         ],
         "fmt" => &["fmt"],
         "clippy" => &["clippy"],
@@ -72,6 +80,17 @@ fn main() -> ExitCode {
         }
         "loom" => &["loom"],
         "benches" => &["benches"],
+        "fuzz-short" => &["fuzz-short"],
+        "fuzz" => {
+            let rest: Vec<String> = env::args().skip(2).collect();
+            return match fuzz::run(&workspace_root(), &rest) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("xtask: fuzz: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         "docs" => &["docs", "docs-default", "docs-facade"],
         "bench" => {
             let report_only = env::args().nth(2).as_deref() == Some("--report-only");
@@ -144,6 +163,16 @@ fn args(step: &str) -> &'static [&'static str] {
 fn run(step: &str) -> bool {
     if step == "test" {
         return services::test(&workspace_root(), args(step), &[]) == 0;
+    }
+    if step == "fuzz-short" {
+        let short = [String::from("--time"), fuzz::CI_SECONDS.to_string()];
+        return match fuzz::run(&workspace_root(), &short) {
+            Ok(()) => true,
+            Err(error) => {
+                eprintln!("xtask: fuzz: {error}");
+                false
+            }
+        };
     }
     if step == "embedded" && !install_embedded_target() {
         eprintln!("xtask: could not install {EMBEDDED_TARGET} with rustup; embedded build skipped");
