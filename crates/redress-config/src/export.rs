@@ -13,7 +13,7 @@ use redress_core::{Breaker, Budget, ErrorClass, Policy};
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::duration::format_duration;
-use crate::load::{POLICY_KEYS, join_path, segment};
+use crate::load::{POLICY_KEYS, join_path, segment, toml_quoted};
 use crate::model::{
     BreakerConfig, BudgetConfig, ConfigFile, ParamValue, PolicyConfig, StrategyConfig,
 };
@@ -204,7 +204,7 @@ impl ConfigFile {
 }
 
 fn quoted(s: &str) -> String {
-    format!("{s:?}")
+    toml_quoted(s)
 }
 
 fn float(x: f64) -> String {

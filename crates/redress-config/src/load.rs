@@ -902,8 +902,33 @@ pub(crate) fn segment(key: &str) -> String {
     if bare {
         key.to_owned()
     } else {
-        format!("{key:?}")
+        toml_quoted(key)
     }
+}
+
+/// `s` as a TOML basic string: quoted, with `"`, `\` and control
+/// characters escaped and every other character as itself. (Rust's `{:?}`
+/// is not TOML: it writes `\u{feff}`, which TOML refuses.)
+pub(crate) fn toml_quoted(s: &str) -> String {
+    use core::fmt::Write as _;
+    let mut out = String::with_capacity(s.len().saturating_add(2));
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // Every control character is below U+0100: four digits.
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `prefix.rest` (either may be empty).

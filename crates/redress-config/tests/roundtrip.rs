@@ -168,3 +168,27 @@ fn the_default_policy_is_written_out_in_full() {
          strategy = { kind = \"decorrelated_jitter\", base = \"250ms\", max = \"5s\" }\n"
     );
 }
+
+/// Found by fuzzing (`config_json`): a policy name holding a character
+/// Rust's `{:?}` escapes (a byte-order mark, a control character) was
+/// exported as `\u{feff}`, which TOML refuses.
+#[test]
+fn names_with_any_character_export_to_toml_that_loads() {
+    for name in [
+        "s\u{feff}x",
+        "tab\there",
+        "bell\u{7}",
+        "quote\"and\\slash",
+        "dot.ted",
+        "é ü 漢",
+        "del\u{7f}c1\u{85}",
+    ] {
+        let json = serde_json::json!({ "policies": { name: { "max_attempts": 2 } } }).to_string();
+        let file = ConfigFile::from_json_str(&json).unwrap();
+        let toml = file.to_toml_string();
+        let again =
+            ConfigFile::from_toml_str(&toml).unwrap_or_else(|e| panic!("{name:?}: {e}\n{toml}"));
+        assert_eq!(again, file, "{name:?}");
+        assert_eq!(again.names(), [name]);
+    }
+}
