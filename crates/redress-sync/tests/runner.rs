@@ -1264,7 +1264,7 @@ fn io_errors_are_classified_end_to_end() {
     assert_eq!(
         events,
         [
-            "permanent_fail #1 delay=0ns at=0ns class=PERMISSION err=Error stop_reason=NON_RETRYABLE_CLASS cause=exception"
+            "permanent_fail #1 delay=0ns at=0ns class=PERMISSION err=permission_denied stop_reason=NON_RETRYABLE_CLASS cause=exception"
         ]
     );
     for kind in [
