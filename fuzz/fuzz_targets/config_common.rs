@@ -20,19 +20,21 @@ pub fn check(text: &str, format: Format) {
     }
     // Export is lossless: both forms load back, to the same export.
     let toml = file.to_toml_string();
-    let again = ConfigFile::from_toml_str(&toml)
-        .unwrap_or_else(|e| panic!("exported TOML does not load: {e}\n{toml}"));
-    assert_eq!(
-        again.to_toml_string(),
-        toml,
-        "TOML round trip changed the file"
-    );
-    let json = file.to_json_string();
-    let again = ConfigFile::from_json_str(&json)
-        .unwrap_or_else(|e| panic!("exported JSON does not load: {e}\n{json}"));
-    assert_eq!(
-        again.to_toml_string(),
-        toml,
-        "JSON round trip changed the file"
-    );
+    let exports = [
+        (
+            "TOML",
+            toml.clone(),
+            ConfigFile::from_toml_str as fn(&str) -> _,
+        ),
+        ("JSON", file.to_json_string(), ConfigFile::from_json_str),
+    ];
+    for (form, text, load) in exports {
+        let again =
+            load(&text).unwrap_or_else(|e| panic!("exported {form} does not load: {e}\n{text}"));
+        assert_eq!(
+            again.to_toml_string(),
+            toml,
+            "{form} round trip changed the file"
+        );
+    }
 }

@@ -13,7 +13,7 @@
 //! in words ([`EventKind::describe`]), and the fields `event`, `attempt`,
 //! `delay_s`, `elapsed_s`, and, when set, `class`, `err`, `cause`,
 //! `stop_reason`, `state` and `retry_after_s` (the server's hint, on a
-//! `retry`). Seconds are rounded to the microsecond, so a log line reads
+//! `retry`). Seconds are cut to the microsecond, so a log line reads
 //! `elapsed_s=0.250013`, not `elapsed_s=0.25001337400000003`. The span is `redress.call` at DEBUG with the
 //! field `operation`; runners enter it around the whole call, so events of
 //! the operation itself nest inside it. Nothing is evaluated when the level
@@ -50,7 +50,7 @@ macro_rules! emit_at {
     };
 }
 
-/// `d` in seconds, rounded to the microsecond: a clean number in a log line.
+/// `d` in seconds, cut to the microsecond: a clean number in a log line.
 fn seconds(d: Duration) -> f64 {
     // Below 2^53 microseconds (285 years) the conversion is exact.
     d.as_micros() as f64 / 1e6

@@ -50,7 +50,7 @@
 //! its own time needs (plus all later ones). A reading that lags further
 //! cannot be answered exactly: its event is counted in the oldest kept
 //! bucket (remembered longer), a plain sum answers for that bucket, and an
-//! exact sum ([`Window::sum_exact`]) refuses to answer.
+//! exact sum ([`Window::sum_exact_at`]) refuses to answer.
 //!
 //! # Cost
 //!
@@ -391,15 +391,9 @@ impl Window {
         self.view(self.epoch(now), stamp, false).unwrap_or(0)
     }
 
-    /// The events counted in the window seen from `now`, or `None` if
-    /// `now` lags the newest reading by more than the kept history, so the
-    /// buckets it needs may be gone.
-    #[cfg(test)]
-    pub(crate) fn sum_exact(&self, now: Duration) -> Option<u64> {
-        self.sum_exact_at(self.epoch(now))
-    }
-
-    /// [`Window::sum_exact`] at a reading from [`Window::epoch`].
+    /// The events counted in the window seen from `reading` (from
+    /// [`Window::epoch`]), or `None` if it lags the newest reading by more
+    /// than the kept history, so the buckets it needs may be gone.
     #[inline]
     pub(crate) fn sum_exact_at(&self, reading: u64) -> Option<u64> {
         self.view(reading, 0, true)
@@ -562,12 +556,12 @@ mod tests {
         // A bucket 1.5 windows later does not hide the early buckets from
         // a reading that still needs them...
         w.add(ms(3400));
-        assert_eq!(w.sum_exact(ms(2500)), Some(3));
+        assert_eq!(w.sum_exact_at(w.epoch(ms(2500))), Some(3));
         // ...but from a reading later than that they have left the window.
         assert_eq!(w.sum(ms(3400)), 1);
         // A reading lagging more than the kept history is not exact.
         w.add(ms(4900));
-        assert_eq!(w.sum_exact(ms(1700)), None);
+        assert_eq!(w.sum_exact_at(w.epoch(ms(1700))), None);
         // A plain sum answers for the oldest bucket kept (4900 - 1500 ms),
         // and a late event is counted there.
         assert_eq!(w.sum(ms(1700)), 2);
@@ -673,7 +667,7 @@ mod tests {
         w.add(Duration::ZERO);
         w.add(Duration::MAX);
         assert_eq!(w.sum(Duration::MAX), 2);
-        assert_eq!(w.sum_exact(Duration::ZERO), Some(2));
+        assert_eq!(w.sum_exact_at(w.epoch(Duration::ZERO)), Some(2));
         let tiny = Window::new(Duration::ZERO);
         tiny.add(ns(5));
         assert_eq!(tiny.sum(ns(5)), 1);
